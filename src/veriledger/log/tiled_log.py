@@ -1,0 +1,282 @@
+"""An append-only RFC 9162 tree kept as tlog-tiles in a :class:`~.tiles.TileStore`.
+
+Appending is incremental: the tree's right edge is held as a compact range (the
+roots of its perfect subtrees, largest first), so an append costs one leaf hash and
+on average one node hash. Each node hash at a height divisible by 8 is exactly the
+next hash of a tile one level up, so the tiles fill as a by-product of appending.
+
+Appends accumulate in memory until :meth:`TiledLog.flush`, which writes the tiles
+and entry bundles that changed in one store write. The caller decides when: the
+ledger flushes at each block end, inside the block's SQL transaction, and cuts its
+checkpoint at the flushed size. Proofs and old roots are read back from the stored
+tiles alone, never by rehashing entries, so their cost does not grow with the log.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from veriledger.core.errors import EntryTooLargeError, MissingTileError, OutOfRangeError
+from veriledger.log.hashing import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    fold_right,
+    leaf_hash,
+    node_hash,
+    perfect_root,
+)
+from veriledger.log.proof import consistency_ranges, inclusion_ranges, range_nodes
+from veriledger.log.tiles import (
+    ENTRIES,
+    MAX_ENTRY_SIZE,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    Tile,
+    TileStore,
+    decode_bundle,
+    encode_bundle,
+    level_size,
+    locate_node,
+    split_hashes,
+    tile_for_size,
+)
+
+_FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
+
+
+class TiledLog:
+    """A Merkle tree whose hashes live in tiles; appends in memory, proofs from storage."""
+
+    def __init__(self, store: TileStore, size: int = 0, cache_tiles: int = 2048) -> None:
+        """Open the tree of ``size`` entries whose tiles are in ``store``.
+
+        Raises:
+            MissingTileError: a partial tile or bundle of that size is not stored.
+        """
+        self._store = store
+        self._size = size
+        self._flushed = size
+        self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._cache_limit = cache_tiles
+        self._pending: dict[tuple[int, int], bytes] = {}
+        self._dirty: set[int] = set()
+        self._levels: list[list[bytes]] = []
+        self._stack: list[bytes] = []
+        self._bundle: list[bytes] = []
+        self._load_edge()
+
+    # --- state --------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Entries appended so far, flushed or not."""
+        return self._size
+
+    @property
+    def flushed_size(self) -> int:
+        """Entries whose tiles are in the store; proofs may be asked up to this size."""
+        return self._flushed
+
+    def root(self) -> bytes:
+        """Root of the tree of :attr:`size` entries, from the in-memory right edge."""
+        return fold_right(self._stack) if self._stack else EMPTY_ROOT
+
+    def _load_edge(self) -> None:
+        """Rebuild the right edge (partial tiles, compact range, partial bundle)."""
+        level = 0
+        partials: list[Tile] = []
+        while level_size(level, self._size):
+            count = level_size(level, self._size)
+            width = count % TILE_WIDTH
+            if width:
+                partials.append(Tile(level, count // TILE_WIDTH, width))
+            level += 1
+        self._levels = [[] for _ in range(max(level, 1))]
+        bundle_width = self._size % TILE_WIDTH
+        bundle = Tile(ENTRIES, self._size // TILE_WIDTH, bundle_width) if bundle_width else None
+        wanted = partials + ([bundle] if bundle else [])
+        blobs = self._read(wanted)
+        for tile in partials:
+            self._levels[tile.level] = split_hashes(blobs[tile.key][: tile.width * HASH_SIZE])
+        if bundle is not None:
+            self._bundle = decode_bundle(blobs[bundle.key], bundle.width)
+        for tile in reversed(partials):  # highest level holds the largest subtrees
+            hashes, pos = self._levels[tile.level], 0
+            for sub in range(TILE_HEIGHT - 1, -1, -1):
+                if tile.width >> sub & 1:
+                    self._stack.append(perfect_root(hashes[pos : pos + (1 << sub)]))
+                    pos += 1 << sub
+
+    # --- appending ----------------------------------------------------------------------
+
+    def append(self, entry: bytes) -> int:
+        """Append one entry; returns its index.
+
+        Raises:
+            EntryTooLargeError: the entry does not fit an entry bundle.
+        """
+        if len(entry) > MAX_ENTRY_SIZE:
+            raise EntryTooLargeError(len(entry), MAX_ENTRY_SIZE)
+        index = self._size
+        node = leaf_hash(entry)
+        bundle = self._bundle
+        bundle.append(entry)
+        if len(bundle) == TILE_WIDTH:
+            self._pending[(ENTRIES, index >> TILE_HEIGHT)] = encode_bundle(bundle)
+            self._bundle = []
+        self._add_to_tile(0, index, node)
+        stack = self._stack
+        height, remaining = 0, index
+        while remaining & 1:
+            node = node_hash(stack.pop(), node)
+            remaining >>= 1
+            height += 1
+            if height % TILE_HEIGHT == 0:
+                self._add_to_tile(height // TILE_HEIGHT, index >> height, node)
+        stack.append(node)
+        self._size = index + 1
+        return index
+
+    def append_many(self, entries: Sequence[bytes]) -> int:
+        """Append entries in order; returns the index of the first."""
+        first = self._size
+        for entry in entries:
+            self.append(entry)
+        return first
+
+    def _add_to_tile(self, level: int, position: int, node: bytes) -> None:
+        if level == len(self._levels):
+            self._levels.append([])
+        hashes = self._levels[level]
+        hashes.append(node)
+        self._dirty.add(level)
+        if len(hashes) == TILE_WIDTH:
+            self._pending[(level, position >> TILE_HEIGHT)] = b"".join(hashes)
+            self._levels[level] = []
+
+    def flush(self) -> None:
+        """Write every tile and bundle changed since the last flush, in one store write."""
+        if self._flushed == self._size:
+            return
+        blobs = self._pending
+        for level in self._dirty:
+            if self._levels[level]:
+                index = level_size(level, self._size) // TILE_WIDTH
+                blobs[(level, index)] = b"".join(self._levels[level])
+        if self._bundle:
+            blobs[(ENTRIES, self._size // TILE_WIDTH)] = encode_bundle(self._bundle)
+        self._store.write(blobs)
+        self._pending = {}
+        self._dirty = set()
+        self._flushed = self._size
+
+    # --- reading from tiles -------------------------------------------------------------
+
+    def _read(self, tiles: Sequence[Tile]) -> dict[tuple[int, int], bytes]:
+        """Blobs for ``tiles`` (widest stored versions), through the full-tile cache.
+
+        Raises:
+            MissingTileError: a tile is not stored, or stored narrower than asked.
+        """
+        found: dict[tuple[int, int], bytes] = {}
+        missing: dict[tuple[int, int], Tile] = {}
+        for tile in tiles:
+            blob = self._cache.get(tile.key)
+            if blob is not None:
+                self._cache.move_to_end(tile.key)
+                found[tile.key] = blob
+            elif tile.key not in missing or missing[tile.key].width < tile.width:
+                missing[tile.key] = tile
+        if missing:
+            blobs = self._store.read(list(missing))
+            for tile, blob in zip(missing.values(), blobs, strict=True):
+                short = tile.level != ENTRIES and len(blob or b"") < tile.width * HASH_SIZE
+                if blob is None or short:
+                    raise MissingTileError(f"{tile.path()} is not in the tile store")
+                found[tile.key] = blob
+                if tile.level != ENTRIES and len(blob) == _FULL_TILE_BYTES:
+                    self._cache[tile.key] = blob  # full tiles never change
+                    if len(self._cache) > self._cache_limit:
+                        self._cache.popitem(last=False)
+        return found
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self._flushed:
+            raise OutOfRangeError(
+                f"tree size {size} is beyond the stored tree of size {self._flushed}"
+            )
+
+    def range_hashes(self, ranges: Sequence[tuple[int, int]], size: int) -> list[bytes]:
+        """``MTH(D[begin:end])`` for each range of the tree of ``size``, from tiles."""
+        self._check_size(size)
+        plans = [[locate_node(node, size) for node in range_nodes(b, e)] for b, e in ranges]
+        blobs = self._read([loc.tile for plan in plans for loc in plan])
+        out: list[bytes] = []
+        for plan in plans:
+            roots = []
+            for loc in plan:
+                blob = blobs[loc.tile.key]
+                start = loc.first * HASH_SIZE
+                chunk = blob[start : start + loc.count * HASH_SIZE]
+                roots.append(perfect_root(split_hashes(chunk)))
+            out.append(fold_right(roots))
+        return out
+
+    def root_at(self, size: int) -> bytes:
+        """Root of the tree of ``size`` (at most :attr:`flushed_size`), from tiles."""
+        if size == 0:
+            return EMPTY_ROOT
+        return self.range_hashes([(0, size)], size)[0]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``.
+
+        Raises:
+            OutOfRangeError: ``index >= size`` or ``size`` is beyond the stored tree.
+        """
+        return self.range_hashes(inclusion_ranges(index, size), size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof from the tree of ``size1`` to that of ``size2``.
+
+        Raises:
+            OutOfRangeError: not ``0 < size1 <= size2 <= flushed size``.
+        """
+        return self.range_hashes(consistency_ranges(size1, size2), size2)
+
+    def entries(self, begin: int, end: int) -> list[bytes]:
+        """Stored entries ``begin`` to ``end`` (exclusive), read from entry bundles."""
+        self._check_size(end)
+        if not 0 <= begin <= end:
+            raise OutOfRangeError(f"entry range [{begin}, {end}) is reversed")
+        tiles = []
+        for index in range(begin // TILE_WIDTH, (end + TILE_WIDTH - 1) // TILE_WIDTH):
+            tile = tile_for_size(ENTRIES, index, end)
+            if tile is not None:
+                tiles.append(tile)
+        blobs = self._read(tiles)
+        out: list[bytes] = []
+        for tile in tiles:
+            bundle = decode_bundle(blobs[tile.key], tile.width)
+            offset = tile.index * TILE_WIDTH
+            out.extend(bundle[max(begin - offset, 0) : end - offset])
+        return out
+
+    def entry(self, index: int) -> bytes:
+        """The stored entry at ``index``."""
+        return self.entries(index, index + 1)[0]
+
+    def tile(self, tile: Tile) -> bytes:
+        """The body of ``tile`` as served (truncated to its width), for tlog-tiles readers.
+
+        Raises:
+            OutOfRangeError: the tile does not exist at the stored tree size.
+        """
+        current = tile_for_size(tile.level, tile.index, self._flushed)
+        if current is None or current.width < tile.width:
+            raise OutOfRangeError(f"{tile.path()} is beyond the stored tree")
+        blob = self._read([tile])[tile.key]
+        if tile.level == ENTRIES:
+            return encode_bundle(decode_bundle(blob, tile.width))
+        return blob[: tile.width * HASH_SIZE]
