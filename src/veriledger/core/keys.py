@@ -35,7 +35,11 @@ _SKEY_PREFIX = "PRIVATE+KEY+"
 
 
 def is_valid_key_name(name: str) -> bool:
-    """Key names are non-empty and hold no Unicode space and no ``+`` (signed-note)."""
+    """Key names are non-empty UTF-8 with no Unicode space and no ``+`` (signed-note)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return (
         bool(name)
         and "+" not in name
@@ -62,7 +66,7 @@ def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
 
 
 def _split_key(text: str, parts: int, what: str) -> list[str]:
-    fields = text.split("+")
+    fields = text.split("+", parts - 1)
     if len(fields) != parts:
         raise MalformedKeyError(f"{what} must have {parts} '+'-separated fields, has {len(fields)}")
     return fields

@@ -97,7 +97,7 @@ def parse_tile_path(path: str) -> Tile:
     if encode_index(index) != index_text:
         raise MalformedTileError(f"tile index {index_text!r} is not canonical")
     width = TILE_WIDTH if width_text is None else int(width_text)
-    if width >= TILE_WIDTH:
+    if width_text is not None and width >= TILE_WIDTH:
         raise MalformedTileError(f"partial tile width {width} must be below {TILE_WIDTH}")
     return Tile(level, index, width)
 
