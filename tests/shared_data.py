@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 SHARED_DATA = Path(
-    os.environ.get("VERILEDGER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+    os.environ.get(
+        "VERILEDGER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
 )
 TLOG = SHARED_DATA / "tlog"

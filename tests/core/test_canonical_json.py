@@ -22,8 +22,9 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -43,8 +44,16 @@ def test_fast_path_equals_reference(value: Any) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        1.0, -0.0, 1e21, 1e-7, 5e-324, {"\U0001f600": 1, "\uffff": 2}, {"a": [1.5, {"b": 2.0}]},
-        "\u2028\x7f\x00\x1f", SAFE, -SAFE,
+        1.0,
+        -0.0,
+        1e21,
+        1e-7,
+        5e-324,
+        {"\U0001f600": 1, "\uffff": 2},
+        {"a": [1.5, {"b": 2.0}]},
+        "\u2028\x7f\x00\x1f",
+        SAFE,
+        -SAFE,
     ],
 )
 def test_known_differences_take_the_reference_path(value: Any) -> None:

@@ -18,7 +18,9 @@ from veriledger.core.keystore import Keystore
 
 
 def test_key_id_is_the_spec_hash() -> None:
-    vkey = VerifierKey.parse("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
+    vkey = VerifierKey.parse(
+        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
+    )
     assert compute_key_id("example.com/foo", 1, vkey.public_key) == 0x530D903A
 
 

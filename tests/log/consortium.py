@@ -30,10 +30,14 @@ class Consortium:
         text = Checkpoint(ORIGIN, size, self.log.root_at(size)).to_text()
         names = ORGS[:3] if cosigners is None else cosigners
         signers = [Ed25519NoteSigner(self.log_key)]
-        signers += [CosignatureSigner(self.witnesses[n], clock=lambda: 1_790_000_000) for n in names]
+        signers += [
+            CosignatureSigner(self.witnesses[n], clock=lambda: 1_790_000_000) for n in names
+        ]
         return sign_note(text, signers)
 
-    def proof(self, index: int, cosigners: list[str] | None = None, extra: bool = True) -> TlogProof:
+    def proof(
+        self, index: int, cosigners: list[str] | None = None, extra: bool = True
+    ) -> TlogProof:
         size = self.log.flushed_size
         return TlogProof(
             index,

@@ -102,8 +102,9 @@ def test_cosigner_key_is_not_a_note_key() -> None:
     assert plain.key_id != cosigner.key_id
     with pytest.raises(MalformedKeyError):
         CosignatureVerifier(plain.verifier())
-    signed = add_signatures(Note(COSIG["checkpoint_body"].encode(), ()),
-                            [CosignatureSigner(cosigner)])
+    signed = add_signatures(
+        Note(COSIG["checkpoint_body"].encode(), ()), [CosignatureSigner(cosigner)]
+    )
     with pytest.raises(UnverifiedNoteError):
         open_note(signed, VerifierSet([Ed25519NoteVerifier(plain.verifier())]))
 

@@ -36,7 +36,10 @@ def _proof(case: dict[str, Any]) -> list[bytes]:
 def _run(kind: str, case: dict[str, Any]) -> None:
     if kind == "inclusion":
         verify_inclusion(
-            case["leafIdx"], case["treeSize"], _b64(case["leafHash"]), _proof(case),
+            case["leafIdx"],
+            case["treeSize"],
+            _b64(case["leafHash"]),
+            _proof(case),
             _b64(case["root"]),
         )
     elif kind == "consistency":
@@ -45,12 +48,20 @@ def _run(kind: str, case: dict[str, Any]) -> None:
         )
     elif kind == "subtreeinclusion":
         verify_subtree_inclusion(
-            case["leafIdx"], case["start"], case["end"], _b64(case["leafHash"]), _proof(case),
+            case["leafIdx"],
+            case["start"],
+            case["end"],
+            _b64(case["leafHash"]),
+            _proof(case),
             _b64(case["root"]),
         )
     else:
         verify_subtree_consistency(
-            case["start"], case["end"], case["size"], _proof(case), _b64(case["root1"]),
+            case["start"],
+            case["end"],
+            case["size"],
+            _proof(case),
+            _b64(case["root1"]),
             _b64(case["root2"]),
         )
 
@@ -65,9 +76,7 @@ def test_every_directory_has_cases() -> None:
     assert len(ALL) == len(list(MERKLE.rglob("*.json")))
 
 
-@pytest.mark.parametrize(
-    ("kind", "path"), ALL, ids=[str(p.relative_to(MERKLE)) for _, p in ALL]
-)
+@pytest.mark.parametrize(("kind", "path"), ALL, ids=[str(p.relative_to(MERKLE)) for _, p in ALL])
 def test_vector(kind: str, path: Path) -> None:
     case = json.loads(path.read_text())
     if case["wantErr"]:

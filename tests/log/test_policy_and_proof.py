@@ -89,7 +89,9 @@ def test_malformed_policies(text: str, reason: str) -> None:
 
 def test_non_ascii_names_are_opaque_octets() -> None:
     w = _w("k")
-    policy = Policy.parse(f"witness K {w}\nwitness \u212a {_w('kelvin')}\ngroup G all K \u212a\nquorum G\n".encode())
+    policy = Policy.parse(
+        f"witness K {w}\nwitness \u212a {_w('kelvin')}\ngroup G all K \u212a\nquorum G\n".encode()
+    )
     assert [x.name for x in policy.witnesses] == ["K", "\u212a"]
     latin1 = Policy.parse(b"witness \xe9 " + w.encode() + b"\nquorum \xe9\n")
     assert latin1.to_text() == b"witness \xe9 " + w.encode() + b"\nquorum \xe9\n"
@@ -108,8 +110,11 @@ def test_checkpoint_decisions() -> None:
 def test_checkpoint_without_log_signature_fails() -> None:
     note = C.checkpoint(ORGS)
     lines = note.split(b"\n")
-    without_log = b"\n".join(line for line in lines if b"ledger.example/demo " not in line
-                             or not line.startswith(b"\xe2\x80\x94"))
+    without_log = b"\n".join(
+        line
+        for line in lines
+        if b"ledger.example/demo " not in line or not line.startswith(b"\xe2\x80\x94")
+    )
     with pytest.raises(PolicyNotSatisfiedError, match="not signed by a log"):
         C.policy.verify_checkpoint(without_log)
 

@@ -17,7 +17,7 @@ from veriledger.core.errors import (
     OutOfRangeError,
     VeriledgerError,
 )
-from veriledger.log.hashing import leaf_hash
+from veriledger.log.hashing import EMPTY_ROOT, leaf_hash
 from veriledger.log.tiled_log import TiledLog
 from veriledger.log.tiles import ENTRIES, MemoryTileStore, Tile, tiles_for_size
 from veriledger.log.verify import verify_consistency, verify_inclusion
@@ -49,8 +49,6 @@ def _ref_root(size: int) -> bytes:
 
 @cache
 def _roots() -> list[bytes]:
-    from veriledger.log.hashing import EMPTY_ROOT
-
     log = TiledLog(MemoryTileStore())
     roots = [EMPTY_ROOT]
     for entry in _built()[2]:
@@ -180,7 +178,7 @@ def test_reopening_at_any_flushed_size_continues_the_same_tree() -> None:
 
 
 def test_tiles_written_are_exactly_the_spec_tiles() -> None:
-    log, store, entries = _built()
+    log, store, _ = _built()
     for tile in tiles_for_size(MAX):
         assert len(log.tile(tile)) == tile.width * 32
         if tile.level == 0:

@@ -51,9 +51,18 @@ def test_paths() -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "tile/0/1", "tile/0/0001", "tile/64/000", "tile/00/000", "tile/0/x000/001",
-        "tile/0/000.p/256", "tile/0/000.p/0", "tile/0/000.p/017", "tile/0/001/002",
-        "tile/entries/000.p/", "tile/-1/000", "tiles/0/000",
+        "tile/0/1",
+        "tile/0/0001",
+        "tile/64/000",
+        "tile/00/000",
+        "tile/0/x000/001",
+        "tile/0/000.p/256",
+        "tile/0/000.p/0",
+        "tile/0/000.p/017",
+        "tile/0/001/002",
+        "tile/entries/000.p/",
+        "tile/-1/000",
+        "tiles/0/000",
     ],
 )
 def test_bad_paths(path: str) -> None:

@@ -22,9 +22,7 @@ def b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def b64decode_strict(
-    text: str, what: str, error: type[BadInputError] = BadInputError
-) -> bytes:
+def b64decode_strict(text: str, what: str, error: type[BadInputError] = BadInputError) -> bytes:
     """Decode canonical standard base64, raising ``error`` naming ``what`` otherwise."""
     try:
         data = base64.b64decode(text.encode("ascii"), validate=True)

@@ -91,9 +91,7 @@ class VerifierKey:
         if not is_valid_key_name(self.name):
             raise MalformedKeyError(f"invalid key name {self.name!r}")
         if self.sig_type in ED25519_TYPES and len(self.public_key) != 32:
-            raise MalformedKeyError(
-                f"Ed25519 public key is {len(self.public_key)} bytes, want 32"
-            )
+            raise MalformedKeyError(f"Ed25519 public key is {len(self.public_key)} bytes, want 32")
         object.__setattr__(
             self, "key_id", compute_key_id(self.name, self.sig_type, self.public_key)
         )
@@ -124,8 +122,7 @@ class VerifierKey:
 
     def to_vkey(self) -> str:
         return (
-            f"{self.name}+{self.key_id:08x}+"
-            f"{b64encode(bytes([self.sig_type]) + self.public_key)}"
+            f"{self.name}+{self.key_id:08x}+{b64encode(bytes([self.sig_type]) + self.public_key)}"
         )
 
     def verify(self, message: bytes, signature: bytes) -> bool:

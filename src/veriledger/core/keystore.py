@@ -77,6 +77,12 @@ def open_skey(text: str, passphrase: str | None) -> str:
         raise MalformedKeyError("encrypted key file has an unknown KDF line")
     opslimit = parse_decimal(kdf[2], "opslimit", MalformedKeyError)
     memlimit = parse_decimal(kdf[3], "memlimit", MalformedKeyError)
+    argon = nacl.pwhash.argon2id
+    if not (
+        argon.OPSLIMIT_MIN <= opslimit <= argon.OPSLIMIT_SENSITIVE
+        and argon.MEMLIMIT_MIN <= memlimit <= argon.MEMLIMIT_SENSITIVE
+    ):
+        raise MalformedKeyError("encrypted key file has KDF limits out of range")
     if not lines[2].startswith("salt ") or not lines[3].startswith("box "):
         raise MalformedKeyError("encrypted key file lacks its salt or box line")
     salt = b64decode_strict(lines[2][5:], "salt", MalformedKeyError)

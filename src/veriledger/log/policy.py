@@ -113,10 +113,13 @@ class Policy:
         return builder.build()
 
     def to_text(self) -> bytes:
-        lines = [f"log {log.key.to_vkey()}" + (f" {log.url}" if log.url else "")
-                 for log in self.logs]
-        lines += [f"witness {w.name} {w.key.to_vkey()}" + (f" {w.url}" if w.url else "")
-                  for w in self.witnesses]
+        lines = [
+            f"log {log.key.to_vkey()}" + (f" {log.url}" if log.url else "") for log in self.logs
+        ]
+        lines += [
+            f"witness {w.name} {w.key.to_vkey()}" + (f" {w.url}" if w.url else "")
+            for w in self.witnesses
+        ]
         for group in self.groups:
             n = len(group.members)
             k = "all" if group.threshold == n and n > 1 else str(group.threshold)
@@ -170,9 +173,12 @@ class Policy:
         opened = open_note(parsed, self.verifiers())
         checkpoint = Checkpoint.parse(opened.text)
         log_name = next(
-            (log.key.name for log in self.logs
-             if log.key.name == checkpoint.origin
-             and opened.verified_by(log.key.name, log.key.key_id)),
+            (
+                log.key.name
+                for log in self.logs
+                if log.key.name == checkpoint.origin
+                and opened.verified_by(log.key.name, log.key.key_id)
+            ),
             None,
         )
         if log_name is None:
@@ -189,7 +195,10 @@ class Policy:
                 cosignatures.append(Cosignature.from_signature(sig))
                 cosigners.append(witness.name)
         return PolicyResult(
-            checkpoint, log_name, tuple(cosignatures), tuple(cosigners),
+            checkpoint,
+            log_name,
+            tuple(cosignatures),
+            tuple(cosigners),
             self.quorum_met(cosigners),
         )
 

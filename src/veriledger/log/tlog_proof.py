@@ -102,7 +102,9 @@ class ProofVerification:
     policy: PolicyResult
 
 
-def verify_tlog_proof(proof: TlogProof, policy: Policy, entry: bytes | None = None) -> ProofVerification:
+def verify_tlog_proof(
+    proof: TlogProof, policy: Policy, entry: bytes | None = None
+) -> ProofVerification:
     """Verify ``proof`` offline against ``policy``, following the spec's four steps.
 
     Raises:

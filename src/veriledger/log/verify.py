@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from veriledger.core.encoding import UINT64_MAX
 from veriledger.core.errors import (
     MalformedProofError,
     OutOfRangeError,
     ProofSizeError,
     RootMismatchError,
 )
-from veriledger.core.encoding import UINT64_MAX
 from veriledger.log.hashing import EMPTY_ROOT, HASH_SIZE, node_hash
 
 
@@ -71,9 +71,7 @@ def inclusion_proof_size(index: int, size: int) -> int:
     return inner + (index >> inner).bit_count()
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root a tree of ``size`` must have for ``proof`` to place ``leaf`` at ``index``.
 
     Below the level where the paths to ``index`` and to the last leaf part, the
