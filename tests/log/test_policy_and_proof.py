@@ -7,10 +7,10 @@ import pytest
 from tests.log.consortium import ORGS, make_consortium
 from veriledger.core.errors import (
     EntryMismatchError,
+    InclusionProofError,
     MalformedPolicyError,
     MalformedProofError,
     PolicyNotSatisfiedError,
-    RootMismatchError,
     SignatureError,
     UnverifiedNoteError,
 )
@@ -134,7 +134,7 @@ def test_entry_out_of_band() -> None:
     verify_tlog_proof(proof, C.policy, entry=b'{"fact":5}')
     with pytest.raises(EntryMismatchError):
         verify_tlog_proof(proof, C.policy)
-    with pytest.raises(RootMismatchError):
+    with pytest.raises(InclusionProofError):
         verify_tlog_proof(proof, C.policy, entry=b'{"fact":6}')
     with pytest.raises(EntryMismatchError):
         verify_tlog_proof(C.proof(5), C.policy, entry=b'{"fact":6}')
@@ -142,7 +142,7 @@ def test_entry_out_of_band() -> None:
 
 def test_tampered_proofs_fail() -> None:
     good = C.proof(77).to_bytes()
-    with pytest.raises(RootMismatchError):
+    with pytest.raises(InclusionProofError):
         verify_tlog_proof(TlogProof.parse(good.replace(b"index 77", b"index 78")), C.policy)
     tampered_cp = good.replace(b"\n300\n", b"\n301\n")
     with pytest.raises(SignatureError):

@@ -25,6 +25,7 @@ saying no, and storage or ordering errors are ours.
     │   ├── UnverifiedNoteError        no signature from a known key
     │   ├── ProofSizeError             wrong number of proof hashes
     │   ├── RootMismatchError          a proof leads to another root
+    │   ├── InclusionProofError        a tlog-proof's inclusion proof fails (wraps the two above)
     │   ├── PolicyNotSatisfiedError    the checkpoint misses its log key or quorum
     │   └── EntryMismatchError         the proven entry is not the one given
     ├── RejectedError                  a ledger rule refused a transaction (code, reason)
@@ -148,6 +149,10 @@ class RootMismatchError(VerificationError):
         )
         self.calculated = calculated
         self.expected = expected
+
+
+class InclusionProofError(VerificationError):
+    """A proof file's inclusion proof does not bind its entry to its checkpoint."""
 
 
 class PolicyNotSatisfiedError(VerificationError):

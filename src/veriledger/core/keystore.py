@@ -29,15 +29,16 @@ from veriledger.core.errors import (
     MalformedKeyError,
     WrongPassphraseError,
 )
-from veriledger.core.keys import SignerKey
+from veriledger.core.keys import SignerKey, VerifierKey
 
 _ENCRYPTED_HEADER = "veriledger-encrypted-skey/v1"
 _SUFFIX = ".skey"
+_PUBLIC_SUFFIX = ".vkey"
 
 
-def _filename(name: str) -> str:
+def _filename(name: str, suffix: str = _SUFFIX) -> str:
     """Key names are URL-like (``example.com/log``); quote them into one path segment."""
-    return urllib.parse.quote(name, safe="") + _SUFFIX
+    return urllib.parse.quote(name, safe="") + suffix
 
 
 def seal_skey(
@@ -139,7 +140,24 @@ class Keystore:
             raise KeystoreError(f"a key named {key.name!r} already exists") from None
         except OSError as exc:
             raise KeystoreError(f"cannot write key to {self.path}: {exc.strerror}") from None
+        # The public half beside it, so listing keys never needs a passphrase.
+        (self.path / _filename(key.name, _PUBLIC_SUFFIX)).write_text(
+            key.verifier().to_vkey() + "\n"
+        )
         return target
+
+    def verifier(self, name: str) -> VerifierKey:
+        """The public key of ``name``, without decrypting its private half.
+
+        Raises:
+            KeyNotFoundError: no such key.
+        """
+        try:
+            return VerifierKey.parse(
+                (self.path / _filename(name, _PUBLIC_SUFFIX)).read_text().strip()
+            )
+        except FileNotFoundError:
+            raise KeyNotFoundError(f"no key named {name!r} in {self.path}") from None
 
     def load(self, name: str, passphrase: str | None = None) -> SignerKey:
         """Read the key called ``name``.

@@ -32,6 +32,7 @@ from veriledger.log.tiles import (
     MAX_ENTRY_SIZE,
     TILE_HEIGHT,
     TILE_WIDTH,
+    NodeLocation,
     Tile,
     TileStore,
     decode_bundle,
@@ -59,8 +60,8 @@ class TiledLog:
         self._flushed = size
         self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_limit = cache_tiles
+        self._trees: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
         self._pending: dict[tuple[int, int], bytes] = {}
-        self._dirty: set[int] = set()
         self._levels: list[list[bytes]] = []
         self._stack: list[bytes] = []
         self._bundle: list[bytes] = []
@@ -120,20 +121,22 @@ class TiledLog:
             raise EntryTooLargeError(len(entry), MAX_ENTRY_SIZE)
         index = self._size
         node = leaf_hash(entry)
-        bundle = self._bundle
-        bundle.append(entry)
-        if len(bundle) == TILE_WIDTH:
-            self._pending[(ENTRIES, index >> TILE_HEIGHT)] = encode_bundle(bundle)
+        leaves = self._levels[0]
+        leaves.append(node)
+        self._bundle.append(entry)
+        if len(leaves) == TILE_WIDTH:  # a level-0 tile and its entry bundle fill together
+            self._pending[(0, index >> TILE_HEIGHT)] = b"".join(leaves)
+            self._pending[(ENTRIES, index >> TILE_HEIGHT)] = encode_bundle(self._bundle)
+            self._levels[0] = []
             self._bundle = []
-        self._add_to_tile(0, index, node)
         stack = self._stack
         height, remaining = 0, index
-        while remaining & 1:
+        while remaining & 1:  # each trailing one bit of the old size is a merge
             node = node_hash(stack.pop(), node)
             remaining >>= 1
             height += 1
             if height % TILE_HEIGHT == 0:
-                self._add_to_tile(height // TILE_HEIGHT, index >> height, node)
+                self._add_to_upper_tile(height // TILE_HEIGHT, index >> height, node)
         stack.append(node)
         self._size = index + 1
         return index
@@ -145,12 +148,11 @@ class TiledLog:
             self.append(entry)
         return first
 
-    def _add_to_tile(self, level: int, position: int, node: bytes) -> None:
+    def _add_to_upper_tile(self, level: int, position: int, node: bytes) -> None:
         if level == len(self._levels):
             self._levels.append([])
         hashes = self._levels[level]
         hashes.append(node)
-        self._dirty.add(level)
         if len(hashes) == TILE_WIDTH:
             self._pending[(level, position >> TILE_HEIGHT)] = b"".join(hashes)
             self._levels[level] = []
@@ -160,15 +162,14 @@ class TiledLog:
         if self._flushed == self._size:
             return
         blobs = self._pending
-        for level in self._dirty:
-            if self._levels[level]:
-                index = level_size(level, self._size) // TILE_WIDTH
-                blobs[(level, index)] = b"".join(self._levels[level])
+        for level, hashes in enumerate(self._levels):
+            count = level_size(level, self._size)
+            if hashes and count != level_size(level, self._flushed):  # this partial tile grew
+                blobs[(level, count // TILE_WIDTH)] = b"".join(hashes)
         if self._bundle:
             blobs[(ENTRIES, self._size // TILE_WIDTH)] = encode_bundle(self._bundle)
         self._store.write(blobs)
         self._pending = {}
-        self._dirty = set()
         self._flushed = self._size
 
     # --- reading from tiles -------------------------------------------------------------
@@ -212,16 +213,50 @@ class TiledLog:
         self._check_size(size)
         plans = [[locate_node(node, size) for node in range_nodes(b, e)] for b, e in ranges]
         blobs = self._read([loc.tile for plan in plans for loc in plan])
-        out: list[bytes] = []
-        for plan in plans:
-            roots = []
-            for loc in plan:
-                blob = blobs[loc.tile.key]
-                start = loc.first * HASH_SIZE
-                chunk = blob[start : start + loc.count * HASH_SIZE]
-                roots.append(perfect_root(split_hashes(chunk)))
-            out.append(fold_right(roots))
-        return out
+        trees: dict[tuple[int, int], list[list[bytes]]] = {}
+        return [
+            fold_right([self._node_hash(loc, blobs[loc.tile.key], trees) for loc in plan])
+            for plan in plans
+        ]
+
+    def _node_hash(
+        self, loc: NodeLocation, blob: bytes, trees: dict[tuple[int, int], list[list[bytes]]]
+    ) -> bytes:
+        """The root of the hashes at ``loc``.
+
+        Large nodes of full tiles come from the tile's tree, built once per call and
+        cached across calls; small nodes (at most 7 hashes to rebuild) and nodes of
+        partial tiles are hashed directly.
+        """
+        sub = loc.count.bit_length() - 1
+        key = loc.tile.key
+        if loc.tile.is_full and (sub > 3 or key in trees or key in self._trees):
+            if key not in trees:
+                trees[key] = self._tile_tree(key, blob)
+            return trees[key][sub][loc.first >> sub]
+        start = loc.first * HASH_SIZE
+        return perfect_root(split_hashes(blob[start : start + loc.count * HASH_SIZE]))
+
+    def _tile_tree(self, key: tuple[int, int], blob: bytes) -> list[list[bytes]]:
+        """Every level of the perfect subtree inside a full tile, built once and cached.
+
+        Full tiles are immutable, so the 255 hashes it takes to rebuild the levels
+        between tile levels are paid once per tile, not once per proof.
+        """
+        tree = self._trees.get(key)
+        if tree is None:
+            level = split_hashes(blob[:_FULL_TILE_BYTES])
+            tree = [level]
+            while len(level) > 1:
+                level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+                tree.append(level)
+            if self._cache_limit:
+                self._trees[key] = tree
+                if len(self._trees) > self._cache_limit:
+                    self._trees.popitem(last=False)
+        else:
+            self._trees.move_to_end(key)
+        return tree
 
     def root_at(self, size: int) -> bytes:
         """Root of the tree of ``size`` (at most :attr:`flushed_size`), from tiles."""

@@ -22,7 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veriledger.core.encoding import b64decode_strict, b64encode, parse_decimal
-from veriledger.core.errors import EntryMismatchError, MalformedProofError
+from veriledger.core.errors import (
+    EntryMismatchError,
+    InclusionProofError,
+    MalformedProofError,
+    VerificationError,
+)
 from veriledger.log.hashing import HASH_SIZE, leaf_hash
 from veriledger.log.note import Note, parse_note
 from veriledger.log.policy import Policy, PolicyResult
@@ -111,7 +116,8 @@ def verify_tlog_proof(
         EntryMismatchError: no entry given and no ``extra`` line, or the two differ.
         MalformedNoteError, MalformedCheckpointError, SignatureError,
         UnverifiedNoteError, PolicyNotSatisfiedError: the checkpoint fails the policy.
-        OutOfRangeError, ProofSizeError, RootMismatchError: the inclusion proof fails.
+        OutOfRangeError: the index is beyond the checkpoint's tree.
+        InclusionProofError: the inclusion proof fails (wrong size or root).
     """
     if entry is None:
         if proof.extra is None:
@@ -125,5 +131,11 @@ def verify_tlog_proof(
     result = policy.verify_checkpoint(proof.note())
     # 4. the inclusion proof binds the leaf to the checkpoint's root
     checkpoint = result.checkpoint
-    verify_inclusion(proof.index, checkpoint.size, leaf, proof.inclusion, checkpoint.root_hash)
+    try:
+        verify_inclusion(proof.index, checkpoint.size, leaf, proof.inclusion, checkpoint.root_hash)
+    except VerificationError as exc:
+        raise InclusionProofError(
+            f"inclusion proof of entry {proof.index} in the checkpoint of size "
+            f"{checkpoint.size} fails: {exc}"
+        ) from exc
     return ProofVerification(entry, proof.index, result)

@@ -1,0 +1,21 @@
+"""``veriledger bench``: measured performance, as ratios to baselines from the same run."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="Benchmarks, each reported as a ratio to a raw baseline.", no_args_is_help=True
+)
+
+
+@app.command("log")
+def log(
+    size: int = typer.Option(1_000_000, help="Entries in the tree used for proof timings."),
+    seconds: float = typer.Option(2.0, help="Time budget per throughput measurement."),
+    markdown: bool = typer.Option(False, help="Print a Markdown table for docs/benchmarks.md."),
+) -> None:
+    """Tiled-tree appends, proofs at SIZE entries, and note signing and verification."""
+    from veriledger.interfaces.bench.log_bench import print_report, run
+
+    print_report(run(size=size, seconds=seconds), markdown=markdown)
