@@ -17,3 +17,10 @@ if [ ! -f "$_stamp" ]; then
   rm -f "$VENV"/.installed-*
   touch "$_stamp"
 fi
+
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+if [ ! -x /usr/bin/chromium ] && [ "${VERILEDGER_SKIP_CHROMIUM:-}" != 1 ]; then
+  echo "== installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi

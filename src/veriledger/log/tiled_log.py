@@ -14,10 +14,9 @@ tiles alone, never by rehashing entries, so their cost does not grow with the lo
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
-from veriledger.core.errors import EntryTooLargeError, MissingTileError, OutOfRangeError
+from veriledger.core.errors import EntryTooLargeError, OutOfRangeError
 from veriledger.log.hashing import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -26,21 +25,18 @@ from veriledger.log.hashing import (
     node_hash,
     perfect_root,
 )
-from veriledger.log.proof import consistency_ranges, inclusion_ranges, range_nodes
+from veriledger.log.tile_reader import TileReader
 from veriledger.log.tiles import (
     ENTRIES,
     MAX_ENTRY_SIZE,
     TILE_HEIGHT,
     TILE_WIDTH,
-    NodeLocation,
     Tile,
     TileStore,
     decode_bundle,
     encode_bundle,
     level_size,
-    locate_node,
     split_hashes,
-    tile_for_size,
 )
 
 _FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
@@ -58,9 +54,7 @@ class TiledLog:
         self._store = store
         self._size = size
         self._flushed = size
-        self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
-        self._cache_limit = cache_tiles
-        self._trees: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self.reader = TileReader(store, cache_tiles)
         self._pending: dict[tuple[int, int], bytes] = {}
         self._levels: list[list[bytes]] = []
         self._stack: list[bytes] = []
@@ -97,7 +91,7 @@ class TiledLog:
         bundle_width = self._size % TILE_WIDTH
         bundle = Tile(ENTRIES, self._size // TILE_WIDTH, bundle_width) if bundle_width else None
         wanted = partials + ([bundle] if bundle else [])
-        blobs = self._read(wanted)
+        blobs = self.reader.read(wanted)
         for tile in partials:
             self._levels[tile.level] = split_hashes(blobs[tile.key][: tile.width * HASH_SIZE])
         if bundle is not None:
@@ -172,35 +166,7 @@ class TiledLog:
         self._pending = {}
         self._flushed = self._size
 
-    # --- reading from tiles -------------------------------------------------------------
-
-    def _read(self, tiles: Sequence[Tile]) -> dict[tuple[int, int], bytes]:
-        """Blobs for ``tiles`` (widest stored versions), through the full-tile cache.
-
-        Raises:
-            MissingTileError: a tile is not stored, or stored narrower than asked.
-        """
-        found: dict[tuple[int, int], bytes] = {}
-        missing: dict[tuple[int, int], Tile] = {}
-        for tile in tiles:
-            blob = self._cache.get(tile.key)
-            if blob is not None:
-                self._cache.move_to_end(tile.key)
-                found[tile.key] = blob
-            elif tile.key not in missing or missing[tile.key].width < tile.width:
-                missing[tile.key] = tile
-        if missing:
-            blobs = self._store.read(list(missing))
-            for tile, blob in zip(missing.values(), blobs, strict=True):
-                short = tile.level != ENTRIES and len(blob or b"") < tile.width * HASH_SIZE
-                if blob is None or short:
-                    raise MissingTileError(f"{tile.path()} is not in the tile store")
-                found[tile.key] = blob
-                if tile.level != ENTRIES and len(blob) == _FULL_TILE_BYTES:
-                    self._cache[tile.key] = blob  # full tiles never change
-                    if len(self._cache) > self._cache_limit:
-                        self._cache.popitem(last=False)
-        return found
+    # --- reading back, from stored tiles only -------------------------------------------
 
     def _check_size(self, size: int) -> None:
         if not 0 <= size <= self._flushed:
@@ -209,109 +175,42 @@ class TiledLog:
             )
 
     def range_hashes(self, ranges: Sequence[tuple[int, int]], size: int) -> list[bytes]:
-        """``MTH(D[begin:end])`` for each range of the tree of ``size``, from tiles."""
+        """``MTH(D[begin:end])`` for each range of the stored tree of ``size``."""
         self._check_size(size)
-        plans = [[locate_node(node, size) for node in range_nodes(b, e)] for b, e in ranges]
-        blobs = self._read([loc.tile for plan in plans for loc in plan])
-        trees: dict[tuple[int, int], list[list[bytes]]] = {}
-        return [
-            fold_right([self._node_hash(loc, blobs[loc.tile.key], trees) for loc in plan])
-            for plan in plans
-        ]
-
-    def _node_hash(
-        self, loc: NodeLocation, blob: bytes, trees: dict[tuple[int, int], list[list[bytes]]]
-    ) -> bytes:
-        """The root of the hashes at ``loc``.
-
-        Large nodes of full tiles come from the tile's tree, built once per call and
-        cached across calls; small nodes (at most 7 hashes to rebuild) and nodes of
-        partial tiles are hashed directly.
-        """
-        sub = loc.count.bit_length() - 1
-        key = loc.tile.key
-        if loc.tile.is_full and (sub > 3 or key in trees or key in self._trees):
-            if key not in trees:
-                trees[key] = self._tile_tree(key, blob)
-            return trees[key][sub][loc.first >> sub]
-        start = loc.first * HASH_SIZE
-        return perfect_root(split_hashes(blob[start : start + loc.count * HASH_SIZE]))
-
-    def _tile_tree(self, key: tuple[int, int], blob: bytes) -> list[list[bytes]]:
-        """Every level of the perfect subtree inside a full tile, built once and cached.
-
-        Full tiles are immutable, so the 255 hashes it takes to rebuild the levels
-        between tile levels are paid once per tile, not once per proof.
-        """
-        tree = self._trees.get(key)
-        if tree is None:
-            level = split_hashes(blob[:_FULL_TILE_BYTES])
-            tree = [level]
-            while len(level) > 1:
-                level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
-                tree.append(level)
-            if self._cache_limit:
-                self._trees[key] = tree
-                if len(self._trees) > self._cache_limit:
-                    self._trees.popitem(last=False)
-        else:
-            self._trees.move_to_end(key)
-        return tree
+        return self.reader.range_hashes(ranges, size)
 
     def root_at(self, size: int) -> bytes:
-        """Root of the tree of ``size`` (at most :attr:`flushed_size`), from tiles."""
-        if size == 0:
-            return EMPTY_ROOT
-        return self.range_hashes([(0, size)], size)[0]
+        """Root of the stored tree of ``size``."""
+        self._check_size(size)
+        return self.reader.root_at(size)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``.
+        """RFC 9162 inclusion proof of ``index`` in the stored tree of ``size``.
 
         Raises:
             OutOfRangeError: ``index >= size`` or ``size`` is beyond the stored tree.
         """
-        return self.range_hashes(inclusion_ranges(index, size), size)
+        self._check_size(size)
+        return self.reader.inclusion_proof(index, size)
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
-        """RFC 9162 consistency proof from the tree of ``size1`` to that of ``size2``.
+        """RFC 9162 consistency proof between two stored tree sizes.
 
         Raises:
             OutOfRangeError: not ``0 < size1 <= size2 <= flushed size``.
         """
-        return self.range_hashes(consistency_ranges(size1, size2), size2)
+        self._check_size(size2)
+        return self.reader.consistency_proof(size1, size2)
 
     def entries(self, begin: int, end: int) -> list[bytes]:
-        """Stored entries ``begin`` to ``end`` (exclusive), read from entry bundles."""
+        """Stored entries ``begin`` to ``end`` (exclusive)."""
         self._check_size(end)
-        if not 0 <= begin <= end:
-            raise OutOfRangeError(f"entry range [{begin}, {end}) is reversed")
-        tiles = []
-        for index in range(begin // TILE_WIDTH, (end + TILE_WIDTH - 1) // TILE_WIDTH):
-            tile = tile_for_size(ENTRIES, index, end)
-            if tile is not None:
-                tiles.append(tile)
-        blobs = self._read(tiles)
-        out: list[bytes] = []
-        for tile in tiles:
-            bundle = decode_bundle(blobs[tile.key], tile.width)
-            offset = tile.index * TILE_WIDTH
-            out.extend(bundle[max(begin - offset, 0) : end - offset])
-        return out
+        return self.reader.entries(begin, end)
 
     def entry(self, index: int) -> bytes:
         """The stored entry at ``index``."""
         return self.entries(index, index + 1)[0]
 
     def tile(self, tile: Tile) -> bytes:
-        """The body of ``tile`` as served (truncated to its width), for tlog-tiles readers.
-
-        Raises:
-            OutOfRangeError: the tile does not exist at the stored tree size.
-        """
-        current = tile_for_size(tile.level, tile.index, self._flushed)
-        if current is None or current.width < tile.width:
-            raise OutOfRangeError(f"{tile.path()} is beyond the stored tree")
-        blob = self._read([tile])[tile.key]
-        if tile.level == ENTRIES:
-            return encode_bundle(decode_bundle(blob, tile.width))
-        return blob[: tile.width * HASH_SIZE]
+        """The body of ``tile`` in the stored tree, truncated to its width."""
+        return self.reader.tile(tile, self._flushed)
