@@ -146,6 +146,22 @@ class Keystore:
         )
         return target
 
+    def replace(self, key: SignerKey, passphrase: str | None = None) -> Path:
+        """Store ``key`` in place of the key of the same name, keeping the old one.
+
+        The old files are renamed ``<name>.skey.retired-<key id>`` (key rotation must
+        not destroy the key that signed the past).
+
+        Raises:
+            KeyNotFoundError: there is no key of that name to replace.
+        """
+        old = self.verifier(key.name)
+        suffix = f".retired-{old.key_id:08x}"
+        for ext in (_SUFFIX, _PUBLIC_SUFFIX):
+            current = self.path / _filename(key.name, ext)
+            current.rename(current.with_name(current.name + suffix))
+        return self.save(key, passphrase)
+
     def verifier(self, name: str) -> VerifierKey:
         """The public key of ``name``, without decrypting its private half.
 

@@ -41,6 +41,10 @@ class TileReader:
         self._cache_limit = cache_tiles
         self._lock = threading.Lock()
 
+    def stored(self, level: int, index: int) -> bytes | None:
+        """The blob stored for ``(level, index)``, bypassing every cache (for audits)."""
+        return self._store.read([(level, index)])[0]
+
     def read(self, tiles: Sequence[Tile]) -> dict[tuple[int, int], bytes]:
         """Blobs for ``tiles`` (widest stored versions), through the full-tile cache.
 

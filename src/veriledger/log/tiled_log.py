@@ -39,8 +39,6 @@ from veriledger.log.tiles import (
     split_hashes,
 )
 
-_FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
-
 
 class TiledLog:
     """A Merkle tree whose hashes live in tiles; appends in memory, proofs from storage."""

@@ -13,7 +13,7 @@ import typer
 
 from veriledger import __version__
 from veriledger.core.errors import BadInputError, VeriledgerError
-from veriledger.interfaces.cli import bench, keys, verify
+from veriledger.interfaces.cli import bench, keys, node_commands, verify
 
 app = typer.Typer(
     name="veriledger",
@@ -25,6 +25,12 @@ app = typer.Typer(
 app.add_typer(keys.app, name="keys")
 app.add_typer(bench.app, name="bench")
 app.command("verify")(verify.verify)
+app.command("init")(node_commands.init)
+app.command("serve")(node_commands.serve)
+app.command("demo")(node_commands.demo)
+app.command("submit")(node_commands.submit)
+app.command("proof")(node_commands.proof)
+app.command("verify-ledger")(node_commands.verify_ledger)
 
 _state = {"verbose": False}
 

@@ -1,0 +1,1 @@
+"""Layer 3: transactions, blocks, the deterministic driver and SQLite storage."""

@@ -1,0 +1,93 @@
+"""Module state as JSON values under string keys, and the running state root.
+
+Rules read state through a :class:`StateView` and never write it: they return their
+writes, and the driver applies them to a per-block overlay (:class:`BlockState`) so
+a rejected transaction leaves no trace and a block commits all at once.
+
+The state root is a running commitment, not a Merkle map: ``root(h) =
+SHA-256("veriledger/state/v1" || root(h-1) || height || canonical JSON of the
+block's sorted writes)``. It costs O(writes) per block and any two nodes that
+executed differently disagree on it from that block on, which is what a node
+checks before it cosigns. Proving a single key's value is not its job (see
+docs/adr/0003-state-root-as-write-log-commitment.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from veriledger.core.canonical_json import canonical_json
+
+STATE_DOMAIN = b"veriledger/state/v1\n"
+EMPTY_STATE_ROOT = hashlib.sha256(STATE_DOMAIN).digest()
+
+
+class StateView(Protocol):
+    """Read access to module state."""
+
+    def get(self, key: str) -> Any | None:
+        """The value stored at ``key``, or None."""
+        ...
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""
+        ...
+
+
+class MemoryState:
+    """A :class:`StateView` over a dict, for tests and replays."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self.values: dict[str, Any] = dict(values or {})
+
+    def get(self, key: str) -> Any | None:
+        return self.values.get(key)
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        for key in sorted(self.values):
+            if key.startswith(prefix):
+                yield key, self.values[key]
+
+    def apply(self, writes: Mapping[str, Any | None]) -> None:
+        for key, value in writes.items():
+            if value is None:
+                self.values.pop(key, None)
+            else:
+                self.values[key] = value
+
+
+class BlockState:
+    """The pending writes of a block over a base view; reads see the writes."""
+
+    def __init__(self, base: StateView) -> None:
+        self.base = base
+        self.writes: dict[str, Any | None] = {}
+
+    def get(self, key: str) -> Any | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self.base.get(key)
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        merged = dict(self.base.scan(prefix))
+        for key, value in self.writes.items():
+            if key.startswith(prefix):
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+        for key in sorted(merged):
+            yield key, merged[key]
+
+    def apply(self, writes: Mapping[str, Any | None]) -> None:
+        self.writes.update(writes)
+
+
+def next_state_root(previous: bytes, height: int, writes: Mapping[str, Any | None]) -> bytes:
+    """Fold one block's writes into the running state root."""
+    ordered = [[key, writes[key]] for key in sorted(writes)]
+    return hashlib.sha256(
+        STATE_DOMAIN + previous + height.to_bytes(8, "big") + canonical_json(ordered)
+    ).digest()

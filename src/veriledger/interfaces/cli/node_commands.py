@@ -1,0 +1,160 @@
+"""``veriledger init | serve | demo | submit | proof | verify-ledger``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from veriledger.core.errors import BadInputError
+
+DataDir = typer.Option(Path(".veriledger"), "--data-dir", help="The node's data directory.")
+Host = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default).")
+Port = typer.Option(8000, "--port", help="TCP port.")
+
+
+def init(
+    data_dir: Path = DataDir,
+    chain: str = typer.Option(..., "--chain", help="Log origin, e.g. ledger.example.org/trade."),
+    org: list[str] = typer.Option(
+        ..., "--org", help="id:kind:Display name (repeat). Each gets an admin member."
+    ),
+    quorum: int = typer.Option(0, help="Cosigning organisations needed; 0 = BFT default."),
+) -> None:
+    """Create a single-node consortium: keys, genesis file and API tokens."""
+    from veriledger.node.datadir import CREDENTIALS, OrgSpec, init_data_dir
+
+    specs = []
+    for item in org:
+        parts = item.split(":", 2)
+        if len(parts) != 3:
+            raise BadInputError(f"--org {item!r}: want id:kind:Display name")
+        org_id, kind, name = parts
+        specs.append(OrgSpec(org_id, name, kind, [("admin", f"{name} admin", ["admin"])]))
+    genesis = init_data_dir(data_dir, chain, specs, int(time.time() * 1000), quorum=quorum)
+    typer.echo(
+        f"created {genesis.chain} in {data_dir}: {len(specs)} organisations, "
+        f"quorum {genesis.cosigning_quorum}"
+    )
+    typer.echo(f"API tokens: {data_dir / CREDENTIALS}")
+
+
+def _serve(data_dir: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    from veriledger.interfaces.http.app import create_app
+    from veriledger.node.node import Node
+
+    node = Node(data_dir)
+    try:
+        typer.echo(f"serving {node.chain} on http://{host}:{port}/  (API docs: /docs)")
+        uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
+    finally:
+        node.close()
+
+
+def serve(data_dir: Path = DataDir, host: str = Host, port: int = Port) -> None:
+    """Run the node and its HTTP interface."""
+    _serve(data_dir, host, port)
+
+
+def demo(
+    data_dir: Path = typer.Option(
+        Path(".veriledger-demo"), "--data-dir", help="Where the demo consortium lives."
+    ),
+    host: str = Host,
+    port: int = Port,
+) -> None:
+    """Create (once) and serve a demo consortium of five organisations with history."""
+    from veriledger.node.datadir import CREDENTIALS, GENESIS
+    from veriledger.node.demo import create_demo, seed_demo
+    from veriledger.node.node import Node
+
+    if not (data_dir / GENESIS).exists():
+        typer.echo(f"creating the demo consortium in {data_dir} …")
+        create_demo(data_dir)
+        node = Node(data_dir)
+        try:
+            count = seed_demo(node)
+        finally:
+            node.close()
+        typer.echo(f"seeded {count} committed transactions")
+    typer.echo(f"API tokens (organisation → member → token): {(data_dir / CREDENTIALS).resolve()}")
+    _serve(data_dir, host, port)
+
+
+def submit(
+    type_: str = typer.Option(..., "--type", help="<module>.<message>, e.g. notary.attest."),
+    body: str = typer.Option(..., "--body", help="The message body as JSON, or @file."),
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The node."),
+    token: str | None = typer.Option(
+        None, "--token", envvar="VERILEDGER_TOKEN", help="API token; the node signs for its member."
+    ),
+    key: str | None = typer.Option(None, "--key", help="Sign locally with this keystore key."),
+    keystore: Path | None = typer.Option(None, "--keystore", help="Keystore directory."),
+    chain: str | None = typer.Option(None, "--chain", help="Chain id (default: ask the node)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the commit."),
+) -> None:
+    """Submit one transaction, signed here with --key or by the node for --token."""
+    import orjson
+
+    from veriledger.interfaces.cli.keys import default_keystore
+    from veriledger.sdk import Client
+
+    text = Path(body[1:]).read_text() if body.startswith("@") else body
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise BadInputError(f"--body is not JSON: {exc}") from None
+    client = Client(url, token=token)
+    if key:
+        from veriledger.core.keystore import Keystore
+
+        signer = Keystore(keystore or default_keystore()).load(key)
+        result = client.submit_signed(signer, type_, parsed, chain=chain, wait=wait)
+    else:
+        result = client.submit(type_, parsed, wait=wait)
+    typer.echo(orjson.dumps(result).decode())
+
+
+def proof(
+    tx_id: str = typer.Argument(..., help="Transaction id."),
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The node."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="File (default <id>.tlog-proof)."
+    ),
+    policy_out: Path | None = typer.Option(None, "--policy-out", help="Also save /tlog/policy."),
+) -> None:
+    """Download a transaction's receipt (a C2SP tlog-proof) for offline verification."""
+    from veriledger.sdk import Client
+
+    client = Client(url)
+    target = output or Path(f"{tx_id}.tlog-proof")
+    target.write_bytes(client.receipt(tx_id))
+    typer.echo(f"wrote {target}")
+    if policy_out:
+        policy_out.write_bytes(client.policy())
+        typer.echo(f"wrote {policy_out}")
+
+
+def verify_ledger(data_dir: Path = DataDir) -> None:
+    """Re-derive the whole ledger from genesis and check every hash, signature and root."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from veriledger.node.node import DEFAULT_MODULES
+    from veriledger.node.verify_ledger import verify_ledger as run
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("re-deriving the ledger", total=None)
+        report = run(
+            data_dir,
+            DEFAULT_MODULES,
+            lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    typer.echo(
+        f"OK: {report.entries} entries, {report.blocks} blocks, {report.transactions} "
+        f"transactions ({report.rejected} rejected), {report.checkpoints} checkpoints "
+        f"({report.final_checkpoints} final), {report.state_keys} state keys: all re-derived"
+    )

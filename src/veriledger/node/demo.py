@@ -1,0 +1,221 @@
+"""The demo consortium: five organisations of a cross-border trade lane, with history.
+
+Used by ``veriledger demo`` and by the tests (as datasette ships its fixtures): the
+same function builds the same consortium, so what the tests check is what a person
+running the demo sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from veriledger.chain.transactions import Transaction, sign_transaction
+from veriledger.core.encoding import b64encode
+from veriledger.core.keys import SignerKey
+from veriledger.node import datadir
+from veriledger.node.datadir import OrgSpec
+from veriledger.node.node import Node
+
+DEMO_CHAIN = "demo.veriledger.example/ledger"
+DEMO_ORGS = [
+    OrgSpec(
+        "aurora",
+        "Aurora Apparel GmbH",
+        "brand",
+        [
+            ("anna", "Anna Keller (brand protection)", ["admin", "operator"]),
+            ("ben", "Ben Vogt (production)", ["operator"]),
+        ],
+        "DE",
+    ),
+    OrgSpec(
+        "swiftfreight",
+        "SwiftFreight Logistics",
+        "logistics",
+        [
+            ("chen", "Chen Wei (dispatch)", ["admin", "operator"]),
+            ("dara", "Dara Singh (line haul)", ["operator"]),
+        ],
+        "SG",
+    ),
+    OrgSpec(
+        "ningbo-customs",
+        "Ningbo Bonded Port Customs Office",
+        "customs",
+        [
+            ("fang", "Fang Li (inspection)", ["admin", "inspector"]),
+            ("gao", "Gao Min (clearance)", ["inspector"]),
+        ],
+        "CN",
+    ),
+    OrgSpec(
+        "citymart",
+        "CityMart Retail",
+        "retailer",
+        [
+            ("hana", "Hana Sato (store ops)", ["admin", "operator"]),
+            ("ivan", "Ivan Petrov (receiving)", ["operator"]),
+        ],
+        "CN",
+    ),
+    OrgSpec(
+        "samr",
+        "Market Supervision Bureau",
+        "regulator",
+        [
+            ("jun", "Jun Park (recalls)", ["admin", "auditor"]),
+        ],
+        "CN",
+    ),
+]
+GENESIS_TIME = 1_790_000_000_000
+
+
+def create_demo(path: Path, block_max_ms: int = 100) -> None:
+    """Create the demo consortium's data directory (keys, genesis, API tokens)."""
+    datadir.init_data_dir(
+        path, DEMO_CHAIN, DEMO_ORGS, GENESIS_TIME, block_max_txs=500, block_max_ms=block_max_ms
+    )
+
+
+def _doc(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def seed_demo(node: Node, rounds: int = 6) -> int:
+    """Submit a realistic history and wait for it; returns the transactions committed.
+
+    Each round is one block: new staff joined and keys rotated, and the documents of
+    a shipment attested by the party responsible for each (certificates of origin,
+    packing lists, bills of lading, inspection reports, receiving notes).
+    """
+    committed = 0
+    keys: dict[str, SignerKey] = {}
+    rotated: SignerKey | None = None
+
+    def key(member: str) -> SignerKey:
+        if member not in keys:
+            keys[member] = node.member_key(member)
+        return keys[member]
+
+    def tx(member: str, kind: str, body: dict[str, object]) -> Transaction:
+        return sign_transaction(key(member), node.chain, kind, body)
+
+    for n in range(rounds):
+        shipment = f"SHP-2026-{1000 + n}"
+        batch = [
+            tx(
+                "aurora/ben",
+                "notary.attest",
+                {
+                    "digest": _doc(f"coo {shipment}"),
+                    "kind": "certificate-of-origin",
+                    "ref": f"COO/{shipment}",
+                },
+            ),
+            tx(
+                "aurora/anna",
+                "notary.attest",
+                {
+                    "digest": _doc(f"packing {shipment}"),
+                    "kind": "packing-list",
+                    "ref": f"PL/{shipment}",
+                },
+            ),
+            tx(
+                "swiftfreight/chen",
+                "notary.attest",
+                {
+                    "digest": _doc(f"bol {shipment}"),
+                    "kind": "bill-of-lading",
+                    "ref": f"BL/{shipment}",
+                },
+            ),
+            tx(
+                "ningbo-customs/fang",
+                "notary.attest",
+                {
+                    "digest": _doc(f"inspection {shipment}"),
+                    "kind": "inspection-report",
+                    "ref": f"INSP/{shipment}",
+                },
+            ),
+            tx(
+                "ningbo-customs/gao",
+                "notary.attest",
+                {
+                    "digest": _doc(f"clearance {shipment}"),
+                    "kind": "customs-clearance",
+                    "ref": f"CLR/{shipment}",
+                },
+            ),
+            tx(
+                "citymart/ivan",
+                "notary.attest",
+                {
+                    "digest": _doc(f"receipt {shipment}"),
+                    "kind": "goods-received-note",
+                    "ref": f"GRN/{shipment}",
+                },
+            ),
+        ]
+        if n == 1:
+            newcomer = SignerKey.generate("citymart/kai")
+            node.keystore.save(newcomer)
+            batch.append(
+                tx(
+                    "citymart/hana",
+                    "identity.add_member",
+                    {
+                        "id": "citymart/kai",
+                        "name": "Kai Lin (store 12)",
+                        "roles": ["operator"],
+                        "key": b64encode(newcomer.public_key),
+                    },
+                )
+            )
+        if n == 2:
+            fresh = SignerKey.generate("swiftfreight/dara")
+            batch.append(
+                tx(
+                    "swiftfreight/dara",
+                    "identity.rotate_key",
+                    {"new_key": b64encode(fresh.public_key)},
+                )
+            )
+            rotated = fresh
+        if n == 3:
+            # A retailer's operator tries to manage another organisation's staff: the
+            # rule refuses it, and the refusal is on the ledger with its code and reason.
+            batch.append(
+                tx(
+                    "citymart/hana",
+                    "identity.add_member",
+                    {
+                        "id": "aurora/mallory",
+                        "name": "Mallory",
+                        "roles": ["admin"],
+                        "key": b64encode(SignerKey.generate("x").public_key),
+                    },
+                )
+            )
+        if n == 4:
+            batch.append(
+                tx(
+                    "samr/jun",
+                    "notary.attest",
+                    {
+                        "digest": _doc("market inspection plan 2026"),
+                        "kind": "inspection-plan",
+                        "ref": "SAMR/2026/plan",
+                    },
+                )
+            )
+        for future in node.submit(batch):
+            result = future.result(timeout=30)
+            committed += result.status == "committed"
+        if n == 2 and rotated is not None:
+            node.keystore.replace(rotated)  # the node now signs for dara with the new key
+            node.forget_member_key("swiftfreight/dara")
+    return committed

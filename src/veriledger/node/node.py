@@ -1,0 +1,502 @@
+"""The node: submission, ordering, block execution, commit, checkpoints and receipts.
+
+One fact, end to end:
+
+1. a signed envelope arrives (or a member's token and an unsigned body, which the
+   node signs with that member's key from its keystore);
+2. stateless checks (form, chain, size, signature; signatures of large batches on a
+   second core) and dedup; then the authorisation checks against committed state,
+   so a bad transaction is refused before anything is stored;
+3. the engine orders it; the block cutter delivers a batch;
+4. the driver executes the block deterministically;
+5. one SQL transaction stores the entries, tiles, state, rows and the checkpoint,
+   signed by the log key and cosigned by the organisations whose keys this node
+   holds, each cosigner first checking consistency with what it signed before;
+6. the checkpoint is final when the cosignatures meet the policy's quorum;
+7. the receipt is a tlog-proof to the newest final checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from veriledger.chain.blocks import BlockHeader
+from veriledger.chain.driver import BlockContext, TxResult, check_transaction, execute_block
+from veriledger.chain.genesis import Genesis
+from veriledger.chain.module import Module, Registry, Rejection
+from veriledger.chain.state import EMPTY_STATE_ROOT, BlockState, next_state_root
+from veriledger.chain.storage import SqliteState, SqliteTileStore, Storage, TxRow
+from veriledger.chain.transactions import (
+    InvalidTransactionSignatureError,
+    Transaction,
+    sign_transaction,
+)
+from veriledger.core.errors import (
+    BadInputError,
+    KeyNotFoundError,
+    StorageError,
+    VeriledgerError,
+)
+from veriledger.core.keystore import Keystore
+from veriledger.log.checkpoint import Checkpoint
+from veriledger.log.cosignature import CosignatureSigner
+from veriledger.log.note import Ed25519NoteSigner, Note, NoteSigner, parse_note, sign_note
+from veriledger.log.tile_reader import TileReader
+from veriledger.log.tiled_log import TiledLog
+from veriledger.log.tlog_proof import TlogProof
+from veriledger.log.verify import verify_consistency
+from veriledger.modules import identity, notary
+from veriledger.node import datadir
+from veriledger.node.engine import LocalEngine, OrderingEngine
+from veriledger.node.signatures import SignatureChecker
+
+DEFAULT_MODULES: tuple[Module, ...] = (identity.MODULE, notary.MODULE)
+
+
+class DuplicateTransactionError(BadInputError):
+    """The transaction was submitted before (HTTP 409)."""
+
+    def __init__(self, tx_id: str) -> None:
+        super().__init__(f"transaction {tx_id} was already submitted")
+        self.tx_id = tx_id
+
+
+class WrongChainError(BadInputError):
+    def __init__(self, got: str, want: str) -> None:
+        super().__init__(f"chain: transaction is for {got!r}, this ledger is {want!r}")
+        self.field = "chain"
+
+
+class NotCommittedError(BadInputError):
+    """No receipt yet: the transaction is unknown, pending, or not under a final checkpoint."""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    id: str
+    status: str
+    """``pending``, ``committed`` or ``rejected``."""
+    height: int | None = None
+    index: int | None = None
+    code: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class Cosigner:
+    """An organisation's cosigning key with the memory an honest cosigner needs.
+
+    It cosigns a checkpoint only if it extends, by a verified consistency proof, the
+    last checkpoint it cosigned, so it can never sign two views of the log.
+    """
+
+    def __init__(self, org: str, signer: CosignatureSigner) -> None:
+        self.org = org
+        self.signer = signer
+        self.last: Checkpoint | None = None
+
+    def cosign(self, checkpoint: Checkpoint, proof: Callable[[int, int], list[bytes]]) -> bool:
+        last = self.last
+        if last is not None and last.size > 0 and checkpoint.size != last.size:
+            try:
+                verify_consistency(
+                    last.size,
+                    checkpoint.size,
+                    proof(last.size, checkpoint.size),
+                    last.root_hash,
+                    checkpoint.root_hash,
+                )
+            except VeriledgerError:
+                return False
+        elif last is not None and checkpoint.size == last.size and last != checkpoint:
+            return False
+        self.last = checkpoint
+        return True
+
+
+class Node:
+    """A single node over a data directory, with the ``local`` ordering engine."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        modules: Sequence[Module] = DEFAULT_MODULES,
+        engine: OrderingEngine | None = None,
+        clock: Callable[[], float] = time.time,
+        signature_workers: int | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        genesis_path = self.data_dir / datadir.GENESIS
+        if not genesis_path.exists():
+            raise StorageError(f"{self.data_dir} holds no ledger; run `veriledger init` first")
+        self.genesis = Genesis.parse(genesis_path.read_bytes())
+        self.chain = self.genesis.chain
+        self.policy = self.genesis.policy()
+        self.registry = Registry(modules)
+        self.clock = clock
+        self.storage = Storage(self.data_dir / datadir.DATABASE)
+        self.keystore = Keystore(self.data_dir / datadir.KEYS)
+        self.tokens = datadir.TokenStore.load(self.data_dir / datadir.TOKENS)
+        self._log_signer = Ed25519NoteSigner(self.keystore.load(self.chain))
+        self._cosigners = self._load_cosigners()
+        self._member_keys: dict[str, Any] = {}
+        size_meta = self.storage.get_meta("size", self.storage.writer)
+        size = int(size_meta) if size_meta else 0
+        self.log = TiledLog(SqliteTileStore(self.storage.writer), size)
+        self.reader = TileReader(SqliteTileStore(self.storage.reader))
+        self._commit_lock = threading.Lock()  # one block at a time
+        self._submit_lock = threading.Lock()  # dedup: a tx id is pending or committed, once
+        self._pending: dict[str, Future[Submitted]] = {}
+        self.signatures = SignatureChecker(signature_workers)
+        self.started_at = clock()
+        self.metrics = {"blocks": 0, "committed": 0, "rejected": 0, "submitted": 0}
+        if size == 0:
+            self._commit_genesis()
+        self._restore_cosigners()
+        self.engine = engine or LocalEngine(
+            self.genesis.block_max_txs, self.genesis.block_max_ms / 1000
+        )
+        self.engine.start(self._deliver)
+
+    # --- keys ---------------------------------------------------------------------------
+
+    def _load_cosigners(self) -> list[Cosigner]:
+        out = []
+        for org in self.genesis.organisations:
+            try:
+                key = self.keystore.load(datadir.cosigner_name(self.chain, org.id))
+            except KeyNotFoundError:
+                continue  # another organisation's node holds it
+            out.append(Cosigner(org.id, CosignatureSigner(key, clock=self.clock)))
+        return out
+
+    def _restore_cosigners(self) -> None:
+        latest = self.storage.latest_checkpoint(final_only=False)
+        if latest is None:
+            return
+        checkpoint = Checkpoint.parse(parse_note(latest[2]).text)
+        for cosigner in self._cosigners:
+            cosigner.last = checkpoint
+
+    # --- the state the HTTP layer and rules read ----------------------------------------
+
+    def state(self) -> SqliteState:
+        """Committed state, for this thread."""
+        return SqliteState(self.storage.reader())
+
+    @property
+    def height(self) -> int:
+        """Height of the last committed block."""
+        height = self.storage.latest_height()
+        return -1 if height is None else height
+
+    # --- genesis and blocks -------------------------------------------------------------
+
+    def _commit_genesis(self) -> None:
+        genesis_entry = self.genesis.entry()
+        writes = identity.genesis_writes(self.genesis)
+        root = next_state_root(EMPTY_STATE_ROOT, 0, writes)
+        header = BlockHeader(
+            chain=self.chain,
+            height=0,
+            prev=hashlib.sha256(genesis_entry).hexdigest(),
+            time=self.genesis.time,
+            first_index=1,
+            tx_count=0,
+            accepted=0,
+            rejected=(),
+            state_root=root.hex(),
+        )
+        with self.storage.block_transaction() as conn:
+            self.log.append(genesis_entry)
+            self._commit(conn, header, [], writes, [])
+
+    def _deliver(self, batch: list[Transaction]) -> None:
+        """Called by the engine with the next ordered batch: execute and commit a block."""
+        try:
+            self.commit_block(batch)
+        except Exception as exc:  # the node must not silently lose a batch
+            for tx in batch:
+                future = self._pending.pop(tx.id, None)
+                if future is not None and not future.done():
+                    future.set_exception(exc)
+            raise
+
+    def commit_block(self, txs: list[Transaction]) -> BlockHeader:
+        """Execute ``txs`` as the next block and commit it with its checkpoint."""
+        with self._commit_lock:
+            conn = self.storage.writer
+            height = self.storage.latest_height(conn)
+            previous = BlockHeader.from_entry(self.storage.block_header(height or 0, conn) or b"")
+            block_time = max(int(self.clock() * 1000), previous.time)
+            context = BlockContext(self.chain, previous.height + 1, block_time, previous.id)
+            execution = execute_block(
+                SqliteState(conn),
+                txs,
+                context,
+                self.registry,
+                identity.authorize,
+                bytes.fromhex(previous.state_root),
+            )
+            first = self.log.size
+            header = BlockHeader(
+                chain=self.chain,
+                height=context.height,
+                prev=previous.id,
+                time=block_time,
+                first_index=first,
+                tx_count=len(txs),
+                accepted=execution.accepted,
+                rejected=execution.rejected,
+                state_root=execution.state_root.hex(),
+            )
+            rows = [
+                TxRow(
+                    tx.id,
+                    first + i,
+                    context.height,
+                    tx.type,
+                    tx.signer,
+                    r.accepted,
+                    r.code,
+                    r.reason,
+                    list(r.events),
+                )
+                for i, (tx, r) in enumerate(zip(txs, execution.results, strict=True))
+            ]
+            try:
+                with self.storage.block_transaction() as db:
+                    for tx in txs:
+                        self.log.append(tx.entry)
+                    self._commit(db, header, rows, execution.writes, execution.results)
+            except BaseException:
+                # The database rolled back; rebuild the in-memory tree edge from it.
+                self.log = TiledLog(SqliteTileStore(conn), first)
+                raise
+        self._resolve(header, rows)
+        return header
+
+    def _commit(
+        self,
+        db: Any,
+        header: BlockHeader,
+        rows: list[TxRow],
+        writes: dict[str, Any],
+        results: Sequence[TxResult],
+    ) -> None:
+        self.log.append(header.entry())
+        self.log.flush()
+        self.storage.put_state(db, writes)
+        self.storage.put_txs(db, rows)
+        self.storage.put_block(
+            db,
+            header.height,
+            header.id,
+            header.time,
+            header.first_index,
+            header.tx_count,
+            header.accepted,
+            header.entry(),
+        )
+        note, final = self._checkpoint(header)
+        self.storage.put_checkpoint(db, self.log.size, header.height, note, final)
+        self.storage.set_meta(db, "size", str(self.log.size).encode())
+
+    def _checkpoint(self, header: BlockHeader) -> tuple[bytes, bool]:
+        checkpoint = Checkpoint(self.chain, self.log.size, self.log.root())
+        signers: list[NoteSigner] = [self._log_signer]
+        signers += [
+            c.signer for c in self._cosigners if c.cosign(checkpoint, self.log.consistency_proof)
+        ]
+        note = sign_note(checkpoint.to_text(), signers)
+        return note, self.policy.check(note).satisfied
+
+    def _resolve(self, header: BlockHeader, rows: list[TxRow]) -> None:
+        self.metrics["blocks"] += 1
+        with self._submit_lock:
+            futures = [(row, self._pending.pop(row.id, None)) for row in rows]
+        for row, future in futures:
+            self.metrics["committed" if row.accepted else "rejected"] += 1
+            if future is not None and not future.done():
+                future.set_result(_submitted(row))
+
+    # --- submission ---------------------------------------------------------------------
+
+    def submit(self, txs: Sequence[Transaction]) -> list[Future[Submitted]]:
+        """Check and queue signed transactions; all are accepted or none is.
+
+        Raises:
+            WrongChainError, SignatureError, DuplicateTransactionError, BadInputError,
+            Rejection: the first transaction that fails, with its index in ``field``.
+        """
+        for i, tx in enumerate(txs):
+            if tx.chain != self.chain:
+                raise _at(WrongChainError(tx.chain, self.chain), i, len(txs))
+        results = self.signatures.check(
+            [(tx.signer_key, tx.signing_bytes(), tx.sig_bytes) for tx in txs]
+        )
+        for i, ok in enumerate(results):
+            if not ok:
+                raise _at(InvalidTransactionSignatureError(txs[i].signer), i, len(txs))
+        with self._submit_lock:
+            ids = [tx.id for tx in txs]
+            if len(set(ids)) != len(ids):
+                raise DuplicateTransactionError(next(i for i in ids if ids.count(i) > 1))
+            known = self.storage.known_tx_ids(ids) | (set(ids) & set(self._pending))
+            if known:
+                raise DuplicateTransactionError(sorted(known)[0])
+            self._precheck(txs)
+            futures: list[Future[Submitted]] = []
+            for tx in txs:
+                future: Future[Submitted] = Future()
+                self._pending[tx.id] = future
+                futures.append(future)
+            self.engine.submit(txs)
+            self.metrics["submitted"] += len(txs)
+        return futures
+
+    def _precheck(self, txs: Sequence[Transaction]) -> None:
+        """Who may send what, against committed state plus the batch's own earlier writes.
+
+        Rule outcomes are left to the block: they depend on what is ordered before.
+        """
+        state = BlockState(self.state())
+        context = BlockContext(self.chain, self.height + 1, int(self.clock() * 1000), "")
+        for i, tx in enumerate(txs):
+            try:
+                outcome = check_transaction(state, tx, context, self.registry, identity.authorize)
+            except Rejection as rejection:
+                who = rejection.module == "identity" and rejection.code in (1, 2)
+                if rejection.module == "chain" or who:
+                    raise _at(rejection, i, len(txs)) from None
+                continue
+            state.apply(outcome.writes)
+
+    def member_key(self, member: str) -> Any:
+        key = self._member_keys.get(member)
+        if key is None:
+            try:
+                key = self.keystore.load(member)
+            except KeyNotFoundError:
+                raise BadInputError(f"this node holds no key for member {member}") from None
+            self._member_keys[member] = key
+        return key
+
+    def forget_member_key(self, member: str) -> None:
+        """Drop a cached member key (after the keystore's copy was rotated)."""
+        self._member_keys.pop(member, None)
+
+    def sign_for(self, token: str | None, items: Sequence[dict[str, Any]]) -> list[Transaction]:
+        """Sign unsigned ``{"type", "body"}`` items for the member ``token`` names.
+
+        Raises:
+            UnknownTokenError: the token is missing or unknown.
+            BadInputError: an item is malformed (the error names the field).
+        """
+        member = self.tokens.member(token)
+        key = self.member_key(member)
+        out = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise _at(BadInputError("transaction: must be a JSON object"), i, len(items))
+            extra = sorted(set(item) - {"type", "body", "nonce"})
+            if extra:
+                raise _at(_field_error(extra[0], "unknown field"), i, len(items))
+            for name in ("type", "body"):
+                if name not in item:
+                    raise _at(_field_error(name, "missing"), i, len(items))
+            try:
+                out.append(
+                    sign_transaction(
+                        key, self.chain, item["type"], item["body"], nonce=item.get("nonce")
+                    )
+                )
+            except BadInputError as exc:
+                raise _at(exc, i, len(items)) from None
+        return out
+
+    # --- reading ------------------------------------------------------------------------
+
+    def status(self, tx_id: str) -> Submitted | None:
+        row = self.storage.tx(tx_id)
+        if row is not None:
+            return _submitted(row)
+        if tx_id in self._pending:
+            return Submitted(tx_id, "pending")
+        return None
+
+    def latest_checkpoint(self) -> tuple[int, bytes]:
+        latest = self.storage.latest_checkpoint()
+        if latest is None:
+            raise StorageError("the ledger has no final checkpoint yet")
+        return latest[0], latest[2]
+
+    def receipt(self, tx_id: str) -> TlogProof:
+        """A tlog-proof of the transaction's entry to the newest final checkpoint.
+
+        Raises:
+            NotCommittedError: unknown or pending transaction.
+        """
+        row = self.storage.tx(tx_id)
+        if row is None:
+            state = "pending" if tx_id in self._pending else "unknown"
+            raise NotCommittedError(f"transaction {tx_id} is {state}; no receipt yet")
+        return self.receipt_for_index(row.log_index)
+
+    def receipt_for_index(self, index: int) -> TlogProof:
+        covering = self.storage.checkpoint_covering(index)
+        if covering is None:
+            raise NotCommittedError(f"entry {index} is not under a final checkpoint yet")
+        size, _, note = covering
+        entry = self.reader.entries(index, index + 1)[0]
+        proof = self.reader.inclusion_proof(index, size)
+        return TlogProof(index, tuple(proof), note, entry)
+
+    def close(self) -> None:
+        self.engine.stop()
+        self.signatures.close()
+        self.storage.close()
+
+
+def _submitted(row: TxRow) -> Submitted:
+    return Submitted(
+        row.id,
+        "committed" if row.accepted else "rejected",
+        row.height,
+        row.log_index,
+        row.code,
+        row.reason,
+    )
+
+
+def _field_error(name: str, reason: str) -> BadInputError:
+    error = BadInputError(f"{name}: {reason}")
+    error.field = name  # type: ignore[attr-defined]
+    return error
+
+
+def _at(error: VeriledgerError, index: int, count: int) -> VeriledgerError:
+    """Prefix the field of an error in a batch with the transaction's position."""
+    if count > 1:
+        field = getattr(error, "field", None)
+        error.field = f"[{index}]" + (f".{field}" if field else "")  # type: ignore[attr-defined]
+        error.args = (f"transaction {index}: {error}",)
+    return error
+
+
+def entry_json(entry: bytes) -> Any:
+    return orjson.loads(entry)
+
+
+__all__ = ["Node", "Note", "Submitted"]
