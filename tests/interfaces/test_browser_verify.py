@@ -1,0 +1,518 @@
+"""The browser verifier (web/static/tlog-verify.js) in a real Chromium, against Python.
+
+Receipts are built with the real package (and one with the independent writer), served
+with the module and a small test page from a loopback HTTP server (ES modules and
+WebCrypto need http on 127.0.0.1, not file://), and verified in headless Chromium with
+WebCrypto's Ed25519 and SHA-256. Every case is also run through
+:func:`verify_tlog_proof`, and the two must agree on whether it passes.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import veriledger.interfaces
+from tests.interfaces.independent_tlog import World
+from tests.log.consortium import ORGS, Consortium, make_consortium
+from veriledger.core.errors import VeriledgerError
+from veriledger.core.keys import SignerKey
+from veriledger.log.note import parse_note
+from veriledger.log.policy import Policy, PolicyLog
+from veriledger.log.tlog_proof import TlogProof, verify_tlog_proof
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.slow
+
+STATIC = Path(veriledger.interfaces.__file__).parent / "web" / "static"
+CHROMIUM = Path("/usr/bin/chromium")
+INSTALL_LOG = Path("/tmp/chromium_install.txt")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+TEST_PAGE = b"""<!doctype html>
+<meta charset="utf-8">
+<title>tlog-verify test page</title>
+<script type="module">
+import * as tlog from "/tlog-verify.js";
+
+const fixture = async (name) => name === null ? null
+  : new Uint8Array(await (await fetch("/__fixtures__/" + name)).arrayBuffer());
+const plainInt = (n) => ({ type: typeof n, value: String(n) });
+
+window.tlog = tlog;
+window.b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+window.verify = async (proofName, policyName, entryName, asText) => {
+  try {
+    let [proof, policy, entry] = await Promise.all(
+      [proofName, policyName, entryName].map(fixture));
+    if (asText) [proof, policy] = [proof, policy].map((b) => new TextDecoder().decode(b));
+    const r = await tlog.verifyReceipt(proof, policy, entry);
+    return {
+      ok: true, index: plainInt(r.index), size: plainInt(r.size), origin: r.origin, log: r.log,
+      cosigners: r.cosigners, quorum: r.quorum, entry: Array.from(r.entry),
+      times: Object.fromEntries(
+        Object.entries(r.cosignatureTimes).map(([k, v]) => [k, plainInt(v)])),
+    };
+  } catch (error) {
+    return { ok: false, error: String(error?.message ?? error) };
+  }
+};
+window.ready = true;
+</script>
+"""
+
+
+# --- server and browser ------------------------------------------------------------------
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """The static directory at /, plus the test page and in-memory fixtures."""
+
+    def __init__(self, *args: Any, fixtures: dict[str, bytes], **kwargs: Any) -> None:
+        self.fixtures = fixtures
+        super().__init__(*args, directory=str(STATIC), **kwargs)
+
+    def do_GET(self) -> None:
+        path = self.path.partition("?")[0]
+        if path == "/__test__.html":
+            self._send(TEST_PAGE, "text/html; charset=utf-8")
+        elif path.startswith("/__fixtures__/"):
+            body = self.fixtures.get(path.removeprefix("/__fixtures__/"))
+            if body is None:
+                self.send_error(404)
+            else:
+                self._send(body, "application/octet-stream")
+        else:
+            super().do_GET()
+
+    def _send(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Server:
+    def __init__(self) -> None:
+        self.fixtures: dict[str, bytes] = {}
+        handler = functools.partial(_Handler, fixtures=self.fixtures)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        host, port = self.httpd.server_address[:2]
+        self.url = f"http://{host}:{port}"
+
+    def add(self, data: bytes) -> str:
+        name = hashlib.sha256(data).hexdigest()
+        self.fixtures[name] = data
+        return name
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    srv = Server()
+    srv.thread.start()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+    srv.thread.join(timeout=5)
+
+
+def _wait_for_chromium(timeout: float = 900) -> None:
+    """Chromium may still be coming in by apt; wait for it rather than fail early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        installing = INSTALL_LOG.exists() and not INSTALL_LOG.read_text().rstrip().endswith("done")
+        if CHROMIUM.exists() and not installing:
+            return
+        if not installing or time.monotonic() > deadline:
+            pytest.skip(f"{CHROMIUM} is not installed")
+        time.sleep(2)
+
+
+@pytest.fixture(scope="module")
+def page(server: Server) -> Iterator[Any]:
+    _wait_for_chromium()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server.url}/__test__.html")
+        page.wait_for_function("window.ready === true", timeout=10_000)
+        assert not errors, errors
+        yield page
+        browser.close()
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def consortium() -> Consortium:
+    return make_consortium()
+
+
+def js_verify(
+    page: Any,
+    server: Server,
+    proof: bytes,
+    policy: bytes,
+    entry: bytes | None = None,
+    as_text: bool = False,
+) -> dict[str, Any]:
+    names = [server.add(proof), server.add(policy), None if entry is None else server.add(entry)]
+    return page.evaluate("([p, q, e, t]) => window.verify(p, q, e, t)", [*names, as_text])
+
+
+def py_verify(proof: bytes, policy: bytes, entry: bytes | None = None) -> Any:
+    """The Python verdict: a ProofVerification, or the error it raised."""
+    try:
+        return verify_tlog_proof(TlogProof.parse(proof), Policy.parse(policy), entry)
+    except VeriledgerError as exc:
+        return exc
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def assert_same_result(js: dict[str, Any], py: Any, policy: bytes) -> None:
+    assert js["ok"], js["error"]
+    assert not isinstance(py, Exception), py
+    result = py.policy
+    assert js["index"] == {"type": "number", "value": str(py.index)}
+    assert js["size"] == {"type": "number", "value": str(result.checkpoint.size)}
+    assert js["origin"] == result.checkpoint.origin
+    assert js["log"] == result.log
+    assert js["cosigners"] == list(result.cosigners)
+    assert js["quorum"] == Policy.parse(policy).describe_quorum()
+    assert bytes(js["entry"]) == py.entry
+    by_key = {c.name: c.timestamp for c in result.cosignatures}
+    witnesses = {w.name: w.key.name for w in Policy.parse(policy).witnesses}
+    assert js["times"] == {
+        name: {"type": "number", "value": str(by_key[witnesses[name]])} for name in result.cosigners
+    }
+
+
+def replace_line(data: bytes, old: bytes, new: bytes) -> bytes:
+    lines = data.split(b"\n")
+    assert lines.count(old) == 1, (old, lines)
+    lines[lines.index(old)] = new
+    return b"\n".join(lines)
+
+
+def retime_cosignature(note: bytes, key_name: str, timestamp: int) -> bytes:
+    """Rewrite one cosignature's timestamp without re-signing (a tampered time)."""
+    lines = note.split(b"\n")
+    prefix = f"\u2014 {key_name} ".encode()
+    (i,) = [n for n, line in enumerate(lines) if line.startswith(prefix)]
+    raw = base64.b64decode(lines[i][len(prefix) :])
+    raw = raw[:4] + timestamp.to_bytes(8, "big") + raw[12:]
+    lines[i] = prefix + b64(raw).encode()
+    return b"\n".join(lines)
+
+
+# --- valid receipts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("index", "cosigners"),
+    [(123, None), (0, ORGS), (299, ["carrier", "customs", "retailer"]), (256, ORGS[1:])],
+)
+def test_valid_receipts_verify_like_python(
+    page: Any, server: Server, consortium: Consortium, index: int, cosigners: list[str] | None
+) -> None:
+    proof = consortium.proof(index, cosigners).to_bytes()
+    policy = consortium.policy.to_text()
+    js = js_verify(page, server, proof, policy)
+    assert_same_result(js, py_verify(proof, policy), policy)
+    assert js["quorum"] == "consortium (3 of 4: brand, carrier, customs, retailer)"
+    assert bytes(js["entry"]) == consortium.entries[index]
+
+
+def test_text_input_verifies_too(page: Any, server: Server, consortium: Consortium) -> None:
+    proof = consortium.proof(7).to_bytes()
+    policy = consortium.policy.to_text()
+    js = js_verify(page, server, proof, policy, as_text=True)
+    assert_same_result(js, py_verify(proof, policy), policy)
+
+
+def test_entry_out_of_band(page: Any, server: Server, consortium: Consortium) -> None:
+    policy = consortium.policy.to_text()
+    entry = consortium.entries[42]
+    bare = consortium.proof(42, extra=False).to_bytes()
+    assert b"\nextra " not in bare
+    js = js_verify(page, server, bare, policy, entry)
+    assert_same_result(js, py_verify(bare, policy, entry), policy)
+    # Both present and equal is fine as well.
+    with_extra = consortium.proof(42).to_bytes()
+    js = js_verify(page, server, with_extra, policy, entry)
+    assert_same_result(js, py_verify(with_extra, policy, entry), policy)
+
+
+def test_independent_writer_receipt(page: Any, server: Server) -> None:
+    world = World()
+    proof, policy = world.proof(5), world.policy()
+    js = js_verify(page, server, proof, policy)
+    assert_same_result(js, py_verify(proof, policy), policy)
+    assert js["origin"] == "independent.example/log"
+    assert js["cosigners"] == ["alpha", "beta", "gamma"]
+    assert js["quorum"] == "orgs (3 of 4: alpha, beta, gamma, delta)"
+
+
+def test_unknown_signer_is_ignored(page: Any, server: Server, consortium: Consortium) -> None:
+    good = consortium.proof(9)
+    stranger = SignerKey("stranger.example/w", 0x01, b"\x42" * 32)
+    text = parse_note(good.checkpoint).text
+    line = (
+        f"\u2014 {stranger.name} {b64(stranger.key_id.to_bytes(4, 'big') + stranger.sign(text))}\n"
+    )
+    proof = replace(good, checkpoint=good.checkpoint + line.encode()).to_bytes()
+    policy = consortium.policy.to_text()
+    js = js_verify(page, server, proof, policy)
+    assert_same_result(js, py_verify(proof, policy), policy)
+
+
+# --- nested quorum ----------------------------------------------------------------------------
+
+
+def _nested_policy(consortium: Consortium) -> bytes:
+    lines = [f"log {consortium.log_key.verifier().to_vkey()}"]
+    lines += [
+        f"\twitness  {org} {consortium.witnesses[org].verifier().to_vkey()}  " for org in ORGS
+    ]
+    lines += [
+        "  # two makers and either checker",
+        "group makers all brand carrier",
+        "group checkers any customs retailer",
+        "group both 2 makers checkers",
+        "quorum both",
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("cosigners", "ok"),
+    [
+        (["brand", "carrier", "retailer"], True),
+        (["brand", "carrier", "customs", "retailer"], True),
+        (["brand", "customs", "retailer"], False),
+        (["brand", "carrier"], False),
+    ],
+)
+def test_nested_groups(
+    page: Any, server: Server, consortium: Consortium, cosigners: list[str], ok: bool
+) -> None:
+    policy = _nested_policy(consortium)
+    proof = consortium.proof(3, cosigners).to_bytes()
+    js = js_verify(page, server, proof, policy)
+    py = py_verify(proof, policy)
+    assert js["ok"] is ok is not isinstance(py, Exception), (js, py)
+    if ok:
+        assert_same_result(js, py, policy)
+        assert js["quorum"] == "both (2 of 2: makers, checkers)"
+    else:
+        assert js["error"].startswith("quorum both (2 of 2: makers, checkers) not met"), js
+
+
+# --- tampered receipts ------------------------------------------------------------------------
+
+
+def _cases(c: Consortium) -> dict[str, tuple[bytes, bytes, bytes | None, str]]:
+    """name -> (proof, policy, entry given, regex the browser's message must match)."""
+    policy = c.policy.to_text()
+    good = c.proof(123)
+    note = good.checkpoint
+    flipped = list(good.inclusion)
+    flipped[2] = bytes([flipped[2][0] ^ 1]) + flipped[2][1:]
+    two = c.checkpoint(["brand", "carrier"])
+    stale_line = parse_note(c.checkpoint(["retailer"], size=299)).signatures[1].line()
+    other_log = SignerKey(c.log_key.name, 0x01, b"\x99" * 32).verifier()
+    wrong_log_policy = replace(c.policy, logs=(PolicyLog(other_log),)).to_text()
+    return {
+        "extra changed": (
+            replace(good, extra=b'{"fact":999}').to_bytes(),
+            policy,
+            None,
+            r"^inclusion proof of entry 123 in the checkpoint of size 300 fails: "
+            r"calculated root [0-9a-f]{64} does not match checkpoint root [0-9a-f]{64}$",
+        ),
+        "index changed": (
+            replace(good, index=122).to_bytes(),
+            policy,
+            None,
+            r"^inclusion proof of entry 122 .*does not match checkpoint root",
+        ),
+        "index beyond the tree": (
+            replace(good, index=300).to_bytes(),
+            policy,
+            None,
+            r"index 300 is not in a tree of size 300",
+        ),
+        "proof hash flipped": (
+            replace(good, inclusion=tuple(flipped)).to_bytes(),
+            policy,
+            None,
+            r"does not match checkpoint root",
+        ),
+        "proof hash dropped": (
+            replace(good, inclusion=good.inclusion[:-1]).to_bytes(),
+            policy,
+            None,
+            r"fails: wrong proof size 8, want 9$",
+        ),
+        "proof hash added": (
+            replace(good, inclusion=(*good.inclusion, good.inclusion[0])).to_bytes(),
+            policy,
+            None,
+            r"fails: wrong proof size 10, want 9$",
+        ),
+        "checkpoint size changed": (
+            replace(good, checkpoint=replace_line(note, b"300", b"299")).to_bytes(),
+            policy,
+            None,
+            r"^signature by known key ledger\.example/demo\+295c789d does not verify$",
+        ),
+        "cosignature removed below quorum": (
+            replace(good, checkpoint=note.rsplit(b"\n", 2)[0] + b"\n").to_bytes(),
+            policy,
+            None,
+            r"^quorum consortium \(3 of 4: brand, carrier, customs, retailer\) not met: "
+            r"cosigned by brand, carrier$",
+        ),
+        "only the log signed": (
+            c.proof(123, cosigners=[]).to_bytes(),
+            policy,
+            None,
+            r"not met: cosigned by no witness$",
+        ),
+        "stale cosignature from another checkpoint": (
+            replace(good, checkpoint=two + stale_line.encode()).to_bytes(),
+            policy,
+            None,
+            r"^signature by known key retailer\.example/cosigner\+[0-9a-f]{8} does not verify$",
+        ),
+        "cosignature timestamp tampered": (
+            replace(
+                good,
+                checkpoint=retime_cosignature(note, "carrier.example/cosigner", 1_790_000_001),
+            ).to_bytes(),
+            policy,
+            None,
+            r"^signature by known key carrier\.example/cosigner\+7787b8d7 does not verify$",
+        ),
+        "wrong policy log key": (
+            good.to_bytes(),
+            wrong_log_policy,
+            None,
+            r"^checkpoint for origin 'ledger\.example/demo' is not signed by a log of the "
+            r"policy \(policy logs: ledger\.example/demo\)$",
+        ),
+        "entry differs from extra": (
+            good.to_bytes(),
+            policy,
+            b'{"fact":124}',
+            r"^the entry given differs from the entry in the proof's extra line$",
+        ),
+        "no extra and no entry": (
+            c.proof(123, extra=False).to_bytes(),
+            policy,
+            None,
+            r"^proof has no extra line and no entry was given$",
+        ),
+        "malformed header": (
+            good.to_bytes().replace(b"tlog-proof@v1", b"tlog-proof@v2", 1),
+            policy,
+            None,
+            r"^proof does not start with 'c2sp\.org/tlog-proof@v1'$",
+        ),
+        "non-canonical proof hash": (
+            good.to_bytes().replace(
+                b"4ctWZ4pypxRqdoaCwVS8dV/j5p9D3ce0SVbD2m7Kc48=",
+                b"4ctWZ4pypxRqdoaCwVS8dV/j5p9D3ce0SVbD2m7Kc49=",
+            ),
+            policy,
+            None,
+            r"^proof hash 1 is not canonical base64$",
+        ),
+        "checkpoint signed by nobody known": (
+            good.to_bytes(),
+            replace(
+                c.policy, logs=(PolicyLog(other_log),), witnesses=(), groups=(), quorum="none"
+            ).to_text(),
+            None,
+            r"^note has no signature from a known key \(signed by: brand\.example/cosigner, "
+            r"carrier\.example/cosigner, customs\.example/cosigner, ledger\.example/demo\)$",
+        ),
+        "policy threshold 5 of 4": (
+            good.to_bytes(),
+            policy.replace(b"group consortium 3 ", b"group consortium 5 "),
+            None,
+            r"^policy line 6: group threshold 5 is outside 1\.\.4$",
+        ),
+        "policy log key of witness type": (
+            good.to_bytes(),
+            policy.replace(
+                b"log " + c.log_key.verifier().to_vkey().encode(),
+                b"log " + c.witnesses["brand"].verifier().to_vkey().encode(),
+            ),
+            None,
+            r"^policy line 1: log key brand\.example/cosigner has type 0x04, want 0x01$",
+        ),
+        "policy member used before definition": (
+            good.to_bytes(),
+            b"group g any brand\n" + policy,
+            None,
+            r"^policy line 1: group member 'brand' is not defined above$",
+        ),
+        "policy with two quorum lines": (
+            good.to_bytes(),
+            policy + b"quorum brand\n",
+            None,
+            r"^policy line 8: a policy has exactly one quorum line$",
+        ),
+    }
+
+
+_CASE_NAMES = list(_cases(make_consortium(size=2)))  # ids only; the real log is module-scoped
+
+
+@pytest.mark.parametrize("name", _CASE_NAMES)
+def test_tampered_inputs_reject_like_python(
+    page: Any, server: Server, consortium: Consortium, name: str
+) -> None:
+    proof, policy, entry, message = _cases(consortium)[name]
+    py = py_verify(proof, policy, entry)
+    assert isinstance(py, VeriledgerError), f"python accepted {name!r}"
+    js = js_verify(page, server, proof, policy, entry)
+    assert not js["ok"], f"browser accepted {name!r}"
+    assert pytest.approx(0) == 0  # keep the two verdicts side by side in failures
+    import re
+
+    assert re.search(message, js["error"]), (js["error"], str(py))
