@@ -13,6 +13,7 @@ import base64
 import functools
 import hashlib
 import http.server
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -23,10 +24,12 @@ from typing import Any
 import pytest
 
 import veriledger.interfaces
-from tests.interfaces.independent_tlog import World
+from tests.interfaces.independent_tlog import World, audit_path, mth
 from tests.log.consortium import ORGS, Consortium, make_consortium
 from veriledger.core.errors import VeriledgerError
 from veriledger.core.keys import SignerKey
+from veriledger.log.checkpoint import Checkpoint
+from veriledger.log.hashing import leaf_hash
 from veriledger.log.note import parse_note
 from veriledger.log.policy import Policy, PolicyLog
 from veriledger.log.tlog_proof import TlogProof, verify_tlog_proof
@@ -175,7 +178,7 @@ def page(server: Server) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def consortium() -> Consortium:
-    return make_consortium()
+    return CONSORTIUM
 
 
 def js_verify(
@@ -218,6 +221,13 @@ def assert_same_result(js: dict[str, Any], py: Any, policy: bytes) -> None:
     assert js["times"] == {
         name: {"type": "number", "value": str(by_key[witnesses[name]])} for name in result.cosigners
     }
+
+
+def non_canonical(value: bytes) -> str:
+    """Base64 of a 32-byte value with its two unused bits set: it decodes, but is not canonical."""
+    text = b64(value)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    return text[:-2] + alphabet[alphabet.index(text[-2]) + 1] + "="
 
 
 def replace_line(data: bytes, old: bytes, new: bytes) -> bytes:
@@ -333,7 +343,8 @@ def test_nested_groups(
     proof = consortium.proof(3, cosigners).to_bytes()
     js = js_verify(page, server, proof, policy)
     py = py_verify(proof, policy)
-    assert js["ok"] is ok is not isinstance(py, Exception), (js, py)
+    assert js["ok"] == ok, js
+    assert isinstance(py, Exception) != ok, py
     if ok:
         assert_same_result(js, py, policy)
         assert js["quorum"] == "both (2 of 2: makers, checkers)"
@@ -500,19 +511,157 @@ def _cases(c: Consortium) -> dict[str, tuple[bytes, bytes, bytes | None, str]]:
     }
 
 
-_CASE_NAMES = list(_cases(make_consortium(size=2)))  # ids only; the real log is module-scoped
+CONSORTIUM = make_consortium()
+CASES = _cases(CONSORTIUM)
 
 
-@pytest.mark.parametrize("name", _CASE_NAMES)
-def test_tampered_inputs_reject_like_python(
-    page: Any, server: Server, consortium: Consortium, name: str
-) -> None:
-    proof, policy, entry, message = _cases(consortium)[name]
+@pytest.mark.parametrize("name", list(CASES))
+def test_tampered_inputs_reject_like_python(page: Any, server: Server, name: str) -> None:
+    proof, policy, entry, message = CASES[name]
     py = py_verify(proof, policy, entry)
     assert isinstance(py, VeriledgerError), f"python accepted {name!r}"
     js = js_verify(page, server, proof, policy, entry)
     assert not js["ok"], f"browser accepted {name!r}"
-    assert pytest.approx(0) == 0  # keep the two verdicts side by side in failures
-    import re
-
     assert re.search(message, js["error"]), (js["error"], str(py))
+
+
+# --- the parsers and the Merkle check on their own -------------------------------------------
+
+
+def js_try(page: Any, body: str, arg: Any = None) -> dict[str, Any]:
+    """Run ``body`` (an async function body over ``arg``) in the page; errors become data."""
+    return page.evaluate(
+        "async ([body, arg]) => { try { return { ok: true, value: await new "
+        "(Object.getPrototypeOf(async function () {}).constructor)('arg', body)(arg) }; }"
+        " catch (error) { return { ok: false, error: error.message }; } }",
+        [body, arg],
+    )
+
+
+def test_parse_vkey_matches_python(page: Any) -> None:
+    c = CONSORTIUM
+    for key in [c.log_key.verifier(), *(k.verifier() for k in c.witnesses.values())]:
+        got = js_try(
+            page,
+            "const k = await tlog.parseVkey(arg);"
+            "return { ...k, publicKey: Array.from(k.publicKey) };",
+            key.to_vkey(),
+        )
+        assert got == {
+            "ok": True,
+            "value": {
+                "name": key.name,
+                "keyId": key.key_id,
+                "type": key.sig_type,
+                "publicKey": list(key.public_key),
+            },
+        }
+    vkey = c.log_key.verifier().to_vkey()
+    name, key_id, material = vkey.split("+", 2)
+    wrong_id = f"{name}+{(int(key_id, 16) ^ 1):08x}+{material}"
+    other_type = f"{name}+{key_id}+{b64(bytes([2]) + base64.b64decode(material)[1:])}"
+    for bad, message in [
+        (wrong_id, "does not match its name and key"),
+        (other_type, "unsupported signature type 0x02 in vkey"),
+        (f"{name}+{key_id}", "vkey must have 3 '+'-separated fields, has 2"),
+        (f"{name}+{key_id.upper()}+{material}", "is not 8 lowercase hex digits"),
+    ]:
+        got = js_try(page, "return await tlog.parseVkey(arg);", bad)
+        assert not got["ok"] and message in got["error"], (bad, got)
+
+
+def test_parse_checkpoint_and_policy(page: Any) -> None:
+    text = Checkpoint("a.example/log", 2**60 + 1, bytes(range(32)), ("ext 1",)).to_text()
+    got = js_try(
+        page,
+        "const c = tlog.parseCheckpoint(window.b64(arg));"
+        "return { ...c, size: [typeof c.size, String(c.size)], rootHash: Array.from(c.rootHash) };",
+        b64(text),
+    )
+    assert got["value"] == {
+        "origin": "a.example/log",
+        "size": ["bigint", str(2**60 + 1)],
+        "rootHash": list(range(32)),
+        "extensions": ["ext 1"],
+    }
+    for bad in [b"a\n01\n" + b64(bytes(32)).encode() + b"\n", b"a\n1\n" + b64(bytes(31)).encode()]:
+        got = js_try(page, "return tlog.parseCheckpoint(window.b64(arg));", b64(bad))
+        assert not got["ok"], got
+    got = js_try(
+        page,
+        "const p = await tlog.parsePolicy(arg);"
+        "return { logs: p.logs.map((l) => l.name), witnesses: p.witnesses.map((w) => w.name),"
+        " groups: p.groups, quorum: p.quorum };",
+        _nested_policy(CONSORTIUM).decode(),
+    )
+    assert got["value"] == {
+        "logs": ["ledger.example/demo"],
+        "witnesses": ORGS,
+        "groups": [
+            {"name": "makers", "threshold": 2, "members": ["brand", "carrier"]},
+            {"name": "checkers", "threshold": 1, "members": ["customs", "retailer"]},
+            {"name": "both", "threshold": 2, "members": ["makers", "checkers"]},
+        ],
+        "quorum": "both",
+    }
+
+
+NOTE_TEXT = b"ledger.example/demo\n2\n" + b64(bytes(32)).encode() + b"\n"
+SIG_LINE = "\u2014 k.example/n " + b64(b"\x01\x02\x03\x04" + bytes(64)) + "\n"
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        NOTE_TEXT + b"\n" + SIG_LINE.encode(),
+        b"\xef\xbb\xbftext\n\nmore\n\n" + SIG_LINE.encode(),
+        NOTE_TEXT + b"\n" + SIG_LINE.encode()[:-1],
+        NOTE_TEXT + b"\n",
+        NOTE_TEXT + SIG_LINE.encode(),
+        b"a\tb\n\n" + SIG_LINE.encode(),
+        b"\xff\n\n" + SIG_LINE.encode(),
+        NOTE_TEXT + b"\n" + SIG_LINE.replace("AAA=", "AAB=").encode(),
+        NOTE_TEXT + b"\n\u2014 k+x AQIDBAU=\n".decode("unicode_escape").encode(),
+        NOTE_TEXT + "\n\u2014 k AQIDBA==\n".encode(),
+        NOTE_TEXT + b"\n- k AQIDBAU=\n",
+        NOTE_TEXT + "\n\u2014 k AQID BAU=\n".encode(),
+    ],
+)
+def test_parse_note_agrees_with_python(page: Any, note: bytes) -> None:
+    try:
+        parsed = parse_note(note)
+    except VeriledgerError as exc:
+        parsed = exc
+    got = js_try(
+        page,
+        "const n = tlog.parseNote(window.b64(arg));"
+        "return { text: n.text, sigs: n.signatures.map((s) => [s.name, s.keyId, s.sig.length]) };",
+        b64(note),
+    )
+    if isinstance(parsed, Exception):
+        assert not got["ok"], (got, parsed)
+    else:
+        assert got["value"] == {
+            "text": parsed.text.decode(),
+            "sigs": [[s.name, s.key_id, len(s.signature)] for s in parsed.signatures],
+        }
+
+
+def test_verify_inclusion_messages(page: Any) -> None:
+    leaves = [leaf_hash(b"%d" % i) for i in range(11)]
+    proof, root = audit_path(4, leaves), mth(leaves)
+    assert len(proof) == 4
+    body = (
+        "const [i, n, leaf, proof, root] = arg;"
+        "await tlog.verifyInclusion(i, n, window.b64(leaf), proof.map(window.b64), window.b64(root));"
+        "return 'ok';"
+    )
+    args = [4, 11, b64(leaves[4]), [b64(h) for h in proof], b64(root)]
+    assert js_try(page, body, args) == {"ok": True, "value": "ok"}
+    got = js_try(page, body, [*args[:3], args[3][:3], args[4]])
+    assert got == {"ok": False, "error": "wrong proof size 3, want 4"}
+    got = js_try(page, body, [5, *args[1:]])
+    assert got["error"].startswith("calculated root "), got
+    assert got["error"].endswith(f" does not match checkpoint root {root.hex()}"), got
+    got = js_try(page, body, [11, *args[1:]])
+    assert got == {"ok": False, "error": "index 11 is not in a tree of size 11"}

@@ -1,0 +1,137 @@
+"""SIGKILL the node during continuous submission, at several points, and lose nothing.
+
+A real ``veriledger serve`` process takes batches from three client threads that
+wait for commit; it is killed with SIGKILL at random moments (so some kills land
+mid-block), restarted, and killed again. At the end ``verify-ledger`` must pass and
+every transaction acknowledged as committed must be in the ledger, committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.interfaces.live_server import free_port
+from veriledger.chain.transactions import sign_transaction
+from veriledger.core.keystore import Keystore
+from veriledger.node.datadir import OrgSpec, init_data_dir
+
+EXE = Path(sys.executable).parent / "veriledger"
+CHAIN = "ledger.example/kill-test"
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [EXE, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"node did not start: {proc.stderr.read() if proc.stderr else ''!r}")
+
+
+@pytest.mark.slow
+def test_sigkill_loses_no_committed_transaction(tmp_path: Path) -> None:
+    data_dir = tmp_path / "node"
+    orgs = [
+        OrgSpec(name, name.title(), kind, [("ops", "Ops", ["admin"])])
+        for name, kind in [
+            ("brand", "brand"),
+            ("carrier", "logistics"),
+            ("customs", "customs"),
+            ("shop", "retailer"),
+        ]
+    ]
+    init_data_dir(data_dir, CHAIN, orgs, 1_790_000_000_000, block_max_ms=15, block_max_txs=40)
+    keystore = Keystore(data_dir / "keys")
+    keys = [keystore.load(f"{org.id}/ops") for org in orgs]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api/v1/transactions"
+    acknowledged: set[str] = set()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(key_index: int) -> None:
+        rng = random.Random(key_index)
+        with httpx.Client(timeout=5) as http:
+            while not stop.is_set():
+                txs = [
+                    sign_transaction(
+                        keys[key_index],
+                        CHAIN,
+                        "notary.attest",
+                        {"digest": hashlib.sha256(os.urandom(16)).hexdigest(), "kind": "k"},
+                    )
+                    for _ in range(rng.randint(1, 20))
+                ]
+                try:
+                    response = http.post(
+                        url, json=[t.to_json() for t in txs], params={"wait": True, "timeout": 5}
+                    )
+                except httpx.HTTPError:
+                    time.sleep(0.05)  # the node is down or restarting
+                    continue
+                if response.status_code == 200:
+                    with lock:
+                        acknowledged.update(
+                            r["id"] for r in response.json() if r["status"] == "committed"
+                        )
+
+    proc = _start(data_dir, port)
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    rng = random.Random(42)
+    kills = 0
+    try:
+        for _ in range(5):
+            time.sleep(rng.uniform(0.4, 1.2))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            proc = _start(data_dir, port)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    assert kills == 5
+    assert len(acknowledged) > 50, "the clients should have committed work between kills"
+    audit = subprocess.run(
+        [EXE, "verify-ledger", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert audit.returncode == 0, audit.stderr
+    assert audit.stdout.startswith("OK: ")
+
+    from veriledger.chain.storage import Storage
+
+    storage = Storage(data_dir / "ledger.sqlite")
+    try:
+        rows = {tx_id: storage.tx(tx_id) for tx_id in acknowledged}
+    finally:
+        storage.close()
+    missing = [tx_id for tx_id, row in rows.items() if row is None or not row.accepted]
+    assert not missing, f"{len(missing)} acknowledged transactions lost"
