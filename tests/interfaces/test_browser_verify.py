@@ -27,11 +27,12 @@ import veriledger.interfaces
 from tests.interfaces.independent_tlog import World, audit_path, mth
 from tests.log.consortium import ORGS, Consortium, make_consortium
 from veriledger.core.errors import VeriledgerError
-from veriledger.core.keys import SignerKey
+from veriledger.core.keys import SIG_TYPE_COSIGNATURE_V1, SignerKey, VerifierKey
 from veriledger.log.checkpoint import Checkpoint
+from veriledger.log.cosignature import CosignatureSigner
 from veriledger.log.hashing import leaf_hash
-from veriledger.log.note import parse_note
-from veriledger.log.policy import Policy, PolicyLog
+from veriledger.log.note import Ed25519NoteSigner, parse_note, sign_note
+from veriledger.log.policy import Group, Policy, PolicyLog, Witness
 from veriledger.log.tlog_proof import TlogProof, verify_tlog_proof
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -51,6 +52,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+CONSORTIUM = make_consortium()
+"""Built once at import: the tampered cases below are derived from it to name the tests."""
 
 TEST_PAGE = b"""<!doctype html>
 <meta charset="utf-8">
@@ -230,6 +234,10 @@ def non_canonical(value: bytes) -> str:
     return text[:-2] + alphabet[alphabet.index(text[-2]) + 1] + "="
 
 
+def key_ref(key: SignerKey) -> str:
+    return f"{key.name}+{key.key_id:08x}"
+
+
 def replace_line(data: bytes, old: bytes, new: bytes) -> bytes:
     lines = data.split(b"\n")
     assert lines.count(old) == 1, (old, lines)
@@ -309,6 +317,21 @@ def test_unknown_signer_is_ignored(page: Any, server: Server, consortium: Consor
     assert_same_result(js, py_verify(proof, policy), policy)
 
 
+def test_policy_names_are_opaque_octets(page: Any, server: Server, consortium: Consortium) -> None:
+    """0xFF and 0xFE are two different names, though neither is UTF-8 (tlog-policy)."""
+    policy = consortium.policy.to_text()
+    policy = policy.replace(b"witness brand ", b"witness \xff ").replace(b" brand ", b" \xff ")
+    policy = policy.replace(b"witness carrier ", b"witness \xfe ").replace(b" carrier ", b" \xfe ")
+    proof = consortium.proof(11).to_bytes()
+    py = py_verify(proof, policy)
+    assert not isinstance(py, Exception), py
+    js = js_verify(page, server, proof, policy)
+    assert js["ok"], js
+    assert js["cosigners"][2:] == ["customs"]
+    assert [len(name) for name in js["cosigners"]] == [1, 1, 7]
+    assert js["cosigners"][0] != js["cosigners"][1]
+
+
 # --- nested quorum ----------------------------------------------------------------------------
 
 
@@ -353,6 +376,39 @@ def test_nested_groups(
 
 
 # --- tampered receipts ------------------------------------------------------------------------
+
+
+def other_origin(c: Consortium) -> bytes:
+    """The consortium's own keys signing a checkpoint that names another origin."""
+    text = Checkpoint("mirror.example/demo", c.log.flushed_size, c.log.root_at(300)).to_text()
+    signers = [Ed25519NoteSigner(c.log_key)]
+    signers += [CosignatureSigner(c.witnesses[n], clock=lambda: 1_790_000_000) for n in ORGS]
+    return sign_note(text, signers)
+
+
+FORGER = VerifierKey("forger.example/w", SIG_TYPE_COSIGNATURE_V1, (1).to_bytes(32, "little"))
+"""The identity point as a witness key: anyone can "sign" for it with R = identity, S = 0."""
+
+
+def forger_policy(c: Consortium) -> bytes:
+    witnesses = (*c.policy.witnesses[:3], Witness("forger", FORGER))
+    group = Group("consortium", 3, (*ORGS[:3], "forger"))
+    return replace(c.policy, witnesses=witnesses, groups=(group,)).to_text()
+
+
+ED25519_P = 2**255 - 19
+BASE_POINT = (4 * pow(5, -1, ED25519_P) % ED25519_P).to_bytes(32, "little")
+
+
+def forged_cosignature(note: bytes, r: bytes = (1).to_bytes(32, "little"), s: int = 0) -> bytes:
+    """``note`` plus a cosignature for FORGER made without any private key.
+
+    With the identity as the key, [s]B = R + [k]A holds for R = [s]B whatever the
+    message: (identity, 0) and (B, 1) both pass a verifier that admits the key.
+    """
+    raw = FORGER.key_id.to_bytes(4, "big") + (1_790_000_000).to_bytes(8, "big")
+    raw += r + s.to_bytes(32, "little")
+    return note + f"\u2014 {FORGER.name} {b64(raw)}\n".encode()
 
 
 def _cases(c: Consortium) -> dict[str, tuple[bytes, bytes, bytes | None, str]]:
@@ -408,7 +464,7 @@ def _cases(c: Consortium) -> dict[str, tuple[bytes, bytes, bytes | None, str]]:
             replace(good, checkpoint=replace_line(note, b"300", b"299")).to_bytes(),
             policy,
             None,
-            r"^signature by known key ledger\.example/demo\+295c789d does not verify$",
+            rf"^signature by known key {re.escape(key_ref(c.log_key))} does not verify$",
         ),
         "cosignature removed below quorum": (
             replace(good, checkpoint=note.rsplit(b"\n", 2)[0] + b"\n").to_bytes(),
@@ -436,7 +492,26 @@ def _cases(c: Consortium) -> dict[str, tuple[bytes, bytes, bytes | None, str]]:
             ).to_bytes(),
             policy,
             None,
-            r"^signature by known key carrier\.example/cosigner\+7787b8d7 does not verify$",
+            rf"^signature by known key {re.escape(key_ref(c.witnesses['carrier']))} "
+            r"does not verify$",
+        ),
+        "checkpoint for another origin": (
+            replace(good, checkpoint=other_origin(c)).to_bytes(),
+            policy,
+            None,
+            r"^checkpoint for origin 'mirror\.example/demo' is not signed by a log of the policy",
+        ),
+        "forged cosignature by a small-order witness key": (
+            replace(good, checkpoint=forged_cosignature(two)).to_bytes(),
+            forger_policy(c),
+            None,
+            r"^signature by known key forger\.example/w\+[0-9a-f]{8} does not verify$",
+        ),
+        "forged cosignature (R = B) by a small-order witness key": (
+            replace(good, checkpoint=forged_cosignature(two, BASE_POINT, 1)).to_bytes(),
+            forger_policy(c),
+            None,
+            r"^signature by known key forger\.example/w\+[0-9a-f]{8} does not verify$",
         ),
         "wrong policy log key": (
             good.to_bytes(),
@@ -465,8 +540,7 @@ def _cases(c: Consortium) -> dict[str, tuple[bytes, bytes, bytes | None, str]]:
         ),
         "non-canonical proof hash": (
             good.to_bytes().replace(
-                b"4ctWZ4pypxRqdoaCwVS8dV/j5p9D3ce0SVbD2m7Kc48=",
-                b"4ctWZ4pypxRqdoaCwVS8dV/j5p9D3ce0SVbD2m7Kc49=",
+                b64(good.inclusion[0]).encode(), non_canonical(good.inclusion[0]).encode()
             ),
             policy,
             None,
@@ -511,7 +585,6 @@ def _cases(c: Consortium) -> dict[str, tuple[bytes, bytes, bytes | None, str]]:
     }
 
 
-CONSORTIUM = make_consortium()
 CASES = _cases(CONSORTIUM)
 
 
@@ -610,28 +683,34 @@ NOTE_TEXT = b"ledger.example/demo\n2\n" + b64(bytes(32)).encode() + b"\n"
 SIG_LINE = "\u2014 k.example/n " + b64(b"\x01\x02\x03\x04" + bytes(64)) + "\n"
 
 
-@pytest.mark.parametrize(
-    "note",
-    [
-        NOTE_TEXT + b"\n" + SIG_LINE.encode(),
-        b"\xef\xbb\xbftext\n\nmore\n\n" + SIG_LINE.encode(),
-        NOTE_TEXT + b"\n" + SIG_LINE.encode()[:-1],
-        NOTE_TEXT + b"\n",
-        NOTE_TEXT + SIG_LINE.encode(),
-        b"a\tb\n\n" + SIG_LINE.encode(),
-        b"\xff\n\n" + SIG_LINE.encode(),
-        NOTE_TEXT + b"\n" + SIG_LINE.replace("AAA=", "AAB=").encode(),
-        NOTE_TEXT + b"\n\u2014 k+x AQIDBAU=\n".decode("unicode_escape").encode(),
-        NOTE_TEXT + "\n\u2014 k AQIDBA==\n".encode(),
-        NOTE_TEXT + b"\n- k AQIDBAU=\n",
-        NOTE_TEXT + "\n\u2014 k AQID BAU=\n".encode(),
-    ],
-)
-def test_parse_note_agrees_with_python(page: Any, note: bytes) -> None:
+NOTE_CASES = {
+    "valid": (NOTE_TEXT + b"\n" + SIG_LINE.encode(), True),
+    "BOM and blank lines in the text": (
+        b"\xef\xbb\xbftext\n\nmore\x7f\n\n" + (SIG_LINE * 2).encode(),
+        True,
+    ),
+    "no final newline": (NOTE_TEXT + b"\n" + SIG_LINE.encode()[:-1], False),
+    "no signature lines": (NOTE_TEXT + b"\n", False),
+    "no blank line": (NOTE_TEXT + SIG_LINE.encode(), False),
+    "tab in text": (b"a\tb\n\n" + SIG_LINE.encode(), False),
+    "carriage return": (b"a\r\n\n" + SIG_LINE.encode(), False),
+    "not UTF-8": (b"\xff\n\n" + SIG_LINE.encode(), False),
+    "non-canonical base64": (NOTE_TEXT + b"\n" + SIG_LINE.replace("AAA=", "AAB=").encode(), False),
+    "'+' in key name": (NOTE_TEXT + "\n\u2014 k+x AQIDBAU=\n".encode(), False),
+    "shorter than a key ID": (NOTE_TEXT + "\n\u2014 k AQIDBA==\n".encode(), False),
+    "hyphen instead of em dash": (NOTE_TEXT + b"\n- k AQIDBAU=\n", False),
+    "space inside base64": (NOTE_TEXT + "\n\u2014 k AQID BAU=\n".encode(), False),
+}
+
+
+@pytest.mark.parametrize("name", list(NOTE_CASES))
+def test_parse_note_agrees_with_python(page: Any, name: str) -> None:
+    note, ok = NOTE_CASES[name]
     try:
         parsed = parse_note(note)
     except VeriledgerError as exc:
         parsed = exc
+    assert isinstance(parsed, Exception) != ok, parsed
     got = js_try(
         page,
         "const n = tlog.parseNote(window.b64(arg));"
@@ -652,8 +731,8 @@ def test_verify_inclusion_messages(page: Any) -> None:
     proof, root = audit_path(4, leaves), mth(leaves)
     assert len(proof) == 4
     body = (
-        "const [i, n, leaf, proof, root] = arg;"
-        "await tlog.verifyInclusion(i, n, window.b64(leaf), proof.map(window.b64), window.b64(root));"
+        "const [i, n, leaf, proof, root] = arg; const b = window.b64;"
+        "await tlog.verifyInclusion(i, n, b(leaf), proof.map(b), b(root));"
         "return 'ok';"
     )
     args = [4, 11, b64(leaves[4]), [b64(h) for h in proof], b64(root)]

@@ -169,3 +169,22 @@ def test_tampered_proofs_fail() -> None:
 def test_malformed_proofs(data: bytes) -> None:
     with pytest.raises(MalformedProofError):
         TlogProof.parse(data + C.checkpoint())
+
+
+def test_only_spaces_and_tabs_separate_fields() -> None:
+    """U+00A0 is part of a name, not a separator (tlog-policy: ASCII space and tab only)."""
+    w = _w("nbsp")
+    policy = Policy.parse(f"witness a\u00a0b {w}\nquorum a\u00a0b\n".encode())
+    assert policy.witnesses[0].name == "a\u00a0b"
+
+
+def test_deeply_shared_groups_evaluate_quickly() -> None:
+    lines = [f"witness w0 {_w('w0')}", f"witness w1 {_w('w1')}"]
+    names = ["w0", "w1"]
+    for i in range(60):
+        lines.append(f"group g{i} 2 {names[-2]} {names[-1]}")
+        names.append(f"g{i}")
+    lines.append(f"quorum {names[-1]}")
+    policy = Policy.parse(("\n".join(lines) + "\n").encode())
+    assert policy.quorum_met(["w0", "w1"])
+    assert not policy.quorum_met(["w0"])

@@ -4,22 +4,29 @@ A module declares each message body as a dataclass; :func:`parse_body` turns the
 ``body`` object of a transaction into it, refusing unknown fields, missing fields
 and wrong types, and naming the field (``members[2].key``) in the error so an
 HTTP client gets a problem+json that points at its mistake. Supported field types:
-``str``, ``int``, ``bool``, ``list[T]``, ``dict[str, Any]``, nested body dataclasses
-and ``T | None`` with a default. Floats are deliberately absent: amounts are
-integers in minor units, and canonical JSON stays on its fast path.
+``str``, ``int``, ``bool``, ``list[T]``, ``dict[str, Any]``, ``Any``, nested body
+dataclasses and ``T | None`` with a default. Floats are deliberately absent:
+amounts are integers in minor units, and canonical JSON stays on its fast path.
+
+Every body class is compiled once into a tree of small converter functions, because
+resolving type hints per message would cost more than the rule itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from veriledger.core.errors import BadInputError
 
 MAX_STRING = 4096
+MAX_INT = 2**53 - 1
 T = TypeVar("T")
+Converter = Callable[[Any, str], Any]
 
 
 class BodyError(BadInputError):
@@ -37,31 +44,8 @@ def parse_body(cls: type[T], data: Any, path: str = "") -> T:
     Raises:
         BodyError: naming the offending field.
     """
-    if not isinstance(data, dict):
-        raise BodyError(path, "must be a JSON object")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise BodyError(_join(path, unknown[0]), "unknown field")
-    values: dict[str, Any] = {}
-    for name, spec in fields.items():
-        where = _join(path, name)
-        if name not in data:
-            has_default = (
-                spec.default is not dataclasses.MISSING
-                or spec.default_factory is not dataclasses.MISSING
-            )
-            if not has_default:
-                raise BodyError(where, "missing")
-            continue
-        values[name] = _convert(hints[name], data[name], where)
-    try:
-        return cls(**values)
-    except BadInputError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise BodyError(path, str(exc)) from None
+    result: T = _compile(cls)(data, path)
+    return result
 
 
 def body_to_json(value: Any) -> Any:
@@ -77,47 +61,99 @@ def body_to_json(value: Any) -> Any:
     return value
 
 
-def _join(path: str, name: str | int) -> str:
-    if isinstance(name, int):
-        return f"{path}[{name}]"
+def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _convert(hint: Any, value: Any, where: str) -> Any:
+@functools.cache
+def _compile(cls: type) -> Converter:
+    hints = typing.get_type_hints(cls)
+    fields = []
+    for spec in dataclasses.fields(cls):
+        optional = (
+            spec.default is not dataclasses.MISSING
+            or spec.default_factory is not dataclasses.MISSING
+        )
+        fields.append((spec.name, _converter(hints[spec.name]), optional))
+    known = frozenset(name for name, _, _ in fields)
+
+    def convert(data: Any, path: str) -> Any:
+        if type(data) is not dict:
+            raise BodyError(path, "must be a JSON object")
+        if not known.issuperset(data):
+            raise BodyError(_join(path, sorted(set(data) - known)[0]), "unknown field")
+        values = {}
+        for name, field_converter, optional in fields:
+            if name in data:
+                values[name] = field_converter(data[name], _join(path, name))
+            elif not optional:
+                raise BodyError(_join(path, name), "missing")
+        try:
+            return cls(**values)
+        except BadInputError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise BodyError(path, str(exc)) from None
+
+    return convert
+
+
+def _converter(hint: Any) -> Converter:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where)
+        inner = _converter(next(a for a in args if a is not type(None)))
+        nullable = type(None) in args
+        return lambda value, where: None if value is None and nullable else inner(value, where)
     if hint is str:
-        if not isinstance(value, str):
-            raise BodyError(where, "must be a string")
-        if len(value) > MAX_STRING:
-            raise BodyError(where, f"is longer than {MAX_STRING} characters")
-        return value
+        return _string
     if hint is bool:
-        if not isinstance(value, bool):
-            raise BodyError(where, "must be true or false")
-        return value
+        return _boolean
     if hint is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise BodyError(where, "must be an integer")
-        if abs(value) > 2**53 - 1:
-            raise BodyError(where, "must be within +-(2^53 - 1)")
-        return value
+        return _integer
     if origin in (list, tuple):
-        if not isinstance(value, list):
-            raise BodyError(where, "must be a list")
-        converted = [_convert(args[0], item, _join(where, i)) for i, item in enumerate(value)]
-        return tuple(converted) if origin is tuple else converted
+        item = _converter(args[0])
+        as_tuple = origin is tuple
+
+        def sequence(value: Any, where: str) -> Any:
+            if type(value) is not list:
+                raise BodyError(where, "must be a list")
+            out = [item(x, f"{where}[{i}]") for i, x in enumerate(value)]
+            return tuple(out) if as_tuple else out
+
+        return sequence
     if origin is dict or hint is dict:
-        if not isinstance(value, dict):
-            raise BodyError(where, "must be a JSON object")
-        return value
+        return _object
     if hint is Any:
-        return value
+        return lambda value, where: value
     if dataclasses.is_dataclass(hint):
-        return parse_body(hint, value, where)  # type: ignore[arg-type]
-    raise BodyError(where, f"has an unsupported declared type {hint!r}")
+        return _compile(hint)  # type: ignore[arg-type]
+    raise TypeError(f"unsupported body field type {hint!r}")
+
+
+def _string(value: Any, where: str) -> str:
+    if type(value) is not str:
+        raise BodyError(where, "must be a string")
+    if len(value) > MAX_STRING:
+        raise BodyError(where, f"is longer than {MAX_STRING} characters")
+    return value
+
+
+def _boolean(value: Any, where: str) -> bool:
+    if type(value) is not bool:
+        raise BodyError(where, "must be true or false")
+    return value
+
+
+def _integer(value: Any, where: str) -> int:
+    if type(value) is not int:
+        raise BodyError(where, "must be an integer")
+    if not -MAX_INT <= value <= MAX_INT:
+        raise BodyError(where, "must be within +-(2^53 - 1)")
+    return value
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise BodyError(where, "must be a JSON object")
+    return value

@@ -15,6 +15,7 @@ docs/adr/0003-state-root-as-write-log-commitment.md).
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
@@ -91,3 +92,53 @@ def next_state_root(previous: bytes, height: int, writes: Mapping[str, Any | Non
     return hashlib.sha256(
         STATE_DOMAIN + previous + height.to_bytes(8, "big") + canonical_json(ordered)
     ).digest()
+
+
+class CachedState:
+    """Committed state with a read-through cache that commits keep exact.
+
+    Every write goes through a block commit, which hands its writes to
+    :meth:`committed`, so cached values (absences included) are never stale. Reads of
+    hot keys (signer keys, members, organisations) then cost a dict lookup instead of
+    a SQLite query, for the submission checks and for block execution alike.
+
+    Several threads may read. A miss fetched from the base while a commit lands is
+    not cached (the commit counter moved), so an old value can never shadow a new one.
+    """
+
+    def __init__(self, base: StateView, limit: int = 200_000) -> None:
+        self.base = base
+        self.limit = limit
+        self._values: dict[str, Any] = {}
+        self._commits = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        seen = self._commits
+        value = self.base.get(key)
+        with self._lock:
+            if seen == self._commits:
+                if len(self._values) >= self.limit:
+                    self._values.clear()
+                self._values[key] = value
+        return value
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        return self.base.scan(prefix)
+
+    def committed(self, writes: Mapping[str, Any | None]) -> None:
+        """Apply a committed block's writes to the cache."""
+        with self._lock:
+            self._commits += 1
+            for key, value in writes.items():
+                if key in self._values or value is not None:
+                    self._values[key] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._commits += 1
+            self._values.clear()

@@ -34,10 +34,9 @@ CREATE TABLE IF NOT EXISTS blocks (
     first_index INTEGER NOT NULL, tx_count INTEGER NOT NULL, accepted INTEGER NOT NULL,
     header BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS txs (
-    id TEXT PRIMARY KEY, log_index INTEGER NOT NULL, height INTEGER NOT NULL,
+    log_index INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, height INTEGER NOT NULL,
     type TEXT NOT NULL, signer TEXT NOT NULL, accepted INTEGER NOT NULL,
-    code TEXT, reason TEXT, events BLOB) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS txs_by_height ON txs (height, log_index);
+    code TEXT, reason TEXT, events BLOB);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY, height INTEGER NOT NULL, note BLOB NOT NULL,
     final INTEGER NOT NULL DEFAULT 0);
@@ -155,8 +154,8 @@ class Storage:
             "INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
-                    r.id,
                     r.log_index,
+                    bytes.fromhex(r.id),
                     r.height,
                     r.type,
                     r.signer,
@@ -181,21 +180,32 @@ class Storage:
         found: set[str] = set()
         db = conn or self.reader()
         for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
+            chunk = [bytes.fromhex(i) for i in ids[start : start + 500]]
             marks = ",".join("?" * len(chunk))
             found.update(
-                r[0]
+                bytes(r[0]).hex()
                 for r in db.execute(f"SELECT id FROM txs WHERE id IN ({marks})", chunk)  # noqa: S608 (placeholders only)
             )
         return found
 
     def tx(self, tx_id: str) -> TxRow | None:
-        row = self.reader().execute("SELECT * FROM txs WHERE id = ?", (tx_id,)).fetchone()
+        try:
+            key = bytes.fromhex(tx_id)
+        except ValueError:
+            return None
+        row = self.reader().execute("SELECT * FROM txs WHERE id = ?", (key,)).fetchone()
         return None if row is None else _tx_row(row)
 
     def txs_in_block(self, height: int) -> list[TxRow]:
-        rows = self.reader().execute(
-            "SELECT * FROM txs WHERE height = ? ORDER BY log_index", (height,)
+        db = self.reader()
+        block = db.execute(
+            "SELECT first_index, tx_count FROM blocks WHERE height = ?", (height,)
+        ).fetchone()
+        if block is None:
+            return []
+        rows = db.execute(
+            "SELECT * FROM txs WHERE log_index >= ? AND log_index < ? ORDER BY log_index",
+            (block[0], block[0] + block[1]),
         )
         return [_tx_row(r) for r in rows]
 
@@ -262,8 +272,8 @@ class Storage:
 
 def _tx_row(row: Sequence[Any]) -> TxRow:
     return TxRow(
-        id=row[0],
-        log_index=row[1],
+        id=bytes(row[1]).hex(),
+        log_index=row[0],
         height=row[2],
         type=row[3],
         signer=row[4],

@@ -74,13 +74,43 @@ class Transaction:
     time: int
     sig: str
     entry: bytes = field(init=False, repr=False, compare=False)
+    signing_bytes: bytes = field(init=False, repr=False, compare=False)
+    """What the signature covers: the domain and the canonical unsigned envelope."""
     id: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        entry = canonical_json(self.to_json())
+        # The envelope's keys are fixed and sort as body, chain, nonce, sig, signer,
+        # time, type; only the body needs a general canonicalisation, and the signed
+        # bytes are the entry without its "sig" member. A property test holds both
+        # equal to rfc8785 of the whole object.
+        try:
+            head = (
+                b'{"body":'
+                + canonical_json(self.body)
+                + b',"chain":'
+                + orjson.dumps(self.chain)
+                + b',"nonce":'
+                + orjson.dumps(self.nonce)
+            )
+            tail = (
+                b',"signer":'
+                + orjson.dumps(self.signer)
+                + b',"time":'
+                + b"%d" % self.time
+                + b',"type":'
+                + orjson.dumps(self.type)
+                + b"}"
+            )
+            sig = orjson.dumps(self.sig)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise MalformedTransactionError(
+                "transaction", f"has no canonical form: {exc}"
+            ) from None
+        entry = head + b',"sig":' + sig + tail
         if len(entry) > MAX_ENTRY_BYTES:
             raise TransactionTooLargeError(len(entry))
         object.__setattr__(self, "entry", entry)
+        object.__setattr__(self, "signing_bytes", SIGNING_DOMAIN + head + tail)
         object.__setattr__(self, "id", hashlib.sha256(entry).hexdigest())
 
     @property
@@ -104,9 +134,6 @@ class Transaction:
     def to_json(self) -> dict[str, Any]:
         return {**self.unsigned_json(), "sig": self.sig}
 
-    def signing_bytes(self) -> bytes:
-        return signing_bytes(self.unsigned_json())
-
     @property
     def sig_bytes(self) -> bytes:
         return b64decode_strict(self.sig, "sig")
@@ -117,7 +144,7 @@ class Transaction:
         Raises:
             InvalidTransactionSignatureError: it did not.
         """
-        if not ed25519_verify(self.signer_key, self.signing_bytes(), self.sig_bytes):
+        if not ed25519_verify(self.signer_key, self.signing_bytes, self.sig_bytes):
             raise InvalidTransactionSignatureError(self.signer)
 
     @classmethod

@@ -29,19 +29,21 @@ _FAST_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 def _needs_reference(value: Any) -> bool:
     """True when orjson's bytes may differ from RFC 8785 for ``value``."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if isinstance(key, str) and any(ord(ch) > 0xFFFF for ch in key):
-                    return True
-                stack.append(child)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, float):
-            return True
-    return False
+    kind = type(value)
+    if kind is dict:
+        for key, child in value.items():
+            if type(key) is str and not key.isascii() and max(key) > "\uffff":
+                return True
+            if type(child) in _CONTAINERS and _needs_reference(child):
+                return True
+        return False
+    if kind is list or kind is tuple:
+        return any(type(x) in _CONTAINERS and _needs_reference(x) for x in value)
+    return kind is float or (kind not in _SCALARS and isinstance(value, float))
+
+
+_SCALARS = (str, int, bool, type(None))
+_CONTAINERS = (dict, list, tuple, float)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -52,7 +54,11 @@ def canonical_json(value: Any) -> bytes:
             surrogates, NaN or infinity, other types) or holds an integer beyond
             +-(2^53 - 1).
     """
-    if _needs_reference(value):
+    try:
+        needs_reference = _needs_reference(value)
+    except RecursionError:
+        raise CanonicalizationError("value is nested too deeply") from None
+    if needs_reference:
         return canonical_json_reference(value)
     try:
         return orjson.dumps(value, option=_FAST_OPTIONS)

@@ -18,6 +18,8 @@ Deciding is split as python-tuf splits thresholds: :meth:`Policy.check` returns 
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,6 +38,7 @@ NONE = "none"
 MAX_ENTRIES = 1024
 """Logs, witnesses or groups per policy; the spec asks for at least 32 of each."""
 
+_WHITESPACE = re.compile(r"[ \t]+")
 _ALLOWED = frozenset({0x09, 0x0A, *range(0x20, 0x7F), *range(0x80, 0x100)})
 
 
@@ -101,7 +104,7 @@ class Policy:
         builder = _Builder()
         text = data.decode("utf-8", "surrogateescape")
         for number, raw in enumerate(text.split("\n"), start=1):
-            fields = raw.replace("\t", " ").split()
+            fields = [f for f in _WHITESPACE.split(raw) if f]  # spaces and tabs only
             if not fields or fields[0].startswith("#"):
                 continue
             try:
@@ -134,6 +137,7 @@ class Policy:
         have = set(cosigners)
         groups = {g.name: g for g in self.groups}
 
+        @functools.cache  # a group named by many others is evaluated once
         def met(name: str) -> bool:
             if name == NONE:
                 return True

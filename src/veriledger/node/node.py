@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,7 @@ from veriledger.chain.blocks import BlockHeader
 from veriledger.chain.driver import BlockContext, TxResult, check_transaction, execute_block
 from veriledger.chain.genesis import Genesis
 from veriledger.chain.module import Module, Registry, Rejection
-from veriledger.chain.state import EMPTY_STATE_ROOT, BlockState, next_state_root
+from veriledger.chain.state import EMPTY_STATE_ROOT, BlockState, CachedState, next_state_root
 from veriledger.chain.storage import SqliteState, SqliteTileStore, Storage, TxRow
 from veriledger.chain.transactions import (
     InvalidTransactionSignatureError,
@@ -159,6 +159,9 @@ class Node:
         self._submit_lock = threading.Lock()  # dedup: a tx id is pending or committed, once
         self._pending: dict[str, Future[Submitted]] = {}
         self.signatures = SignatureChecker(signature_workers)
+        # Committed state, cached; commits keep the cache exact. Misses read through
+        # each thread's own connection.
+        self._state_cache = CachedState(_ThreadState(self.storage))
         self.started_at = clock()
         self.metrics = {"blocks": 0, "committed": 0, "rejected": 0, "submitted": 0}
         if size == 0:
@@ -242,7 +245,7 @@ class Node:
             block_time = max(int(self.clock() * 1000), previous.time)
             context = BlockContext(self.chain, previous.height + 1, block_time, previous.id)
             execution = execute_block(
-                SqliteState(conn),
+                self._state_cache,
                 txs,
                 context,
                 self.registry,
@@ -283,7 +286,9 @@ class Node:
             except BaseException:
                 # The database rolled back; rebuild the in-memory tree edge from it.
                 self.log = TiledLog(SqliteTileStore(conn), first)
+                self._state_cache.clear()
                 raise
+            self._state_cache.committed(execution.writes)
         self._resolve(header, rows)
         return header
 
@@ -344,7 +349,7 @@ class Node:
             if tx.chain != self.chain:
                 raise _at(WrongChainError(tx.chain, self.chain), i, len(txs))
         results = self.signatures.check(
-            [(tx.signer_key, tx.signing_bytes(), tx.sig_bytes) for tx in txs]
+            [(tx.signer_key, tx.signing_bytes, tx.sig_bytes) for tx in txs]
         )
         for i, ok in enumerate(results):
             if not ok:
@@ -371,7 +376,7 @@ class Node:
 
         Rule outcomes are left to the block: they depend on what is ordered before.
         """
-        state = BlockState(self.state())
+        state = BlockState(self._precheck_view())
         context = BlockContext(self.chain, self.height + 1, int(self.clock() * 1000), "")
         for i, tx in enumerate(txs):
             try:
@@ -382,6 +387,10 @@ class Node:
                     raise _at(rejection, i, len(txs)) from None
                 continue
             state.apply(outcome.writes)
+
+    def _precheck_view(self) -> CachedState:
+        """Submission checks read the cache, never the writer's connection directly."""
+        return self._state_cache
 
     def member_key(self, member: str) -> Any:
         key = self._member_keys.get(member)
@@ -467,6 +476,19 @@ class Node:
         self.engine.stop()
         self.signatures.close()
         self.storage.close()
+
+
+class _ThreadState:
+    """Committed state read through the calling thread's own connection."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def get(self, key: str) -> Any | None:
+        return SqliteState(self.storage.reader()).get(key)
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        return SqliteState(self.storage.reader()).scan(prefix)
 
 
 def _submitted(row: TxRow) -> Submitted:

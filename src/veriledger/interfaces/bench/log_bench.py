@@ -191,14 +191,14 @@ def run(size: int = 1_000_000, seconds: float = 2.0) -> list[Row]:
     return rows + tree_rows + _notes(size, root, seed, seconds, base)
 
 
-def print_report(rows: list[Row], markdown: bool = False) -> None:
+def print_report(rows: list[Row], markdown: bool = False, title: str = "log") -> None:
     if markdown:
         print("| what | figure | ratio to baseline |")
         print("| --- | --- | --- |")
         for row in rows:
             print(f"| {row.what} | {row.value} | {row.ratio} |")
         return
-    table = Table("what", "figure", "ratio to baseline", title="veriledger bench log")
+    table = Table("what", "figure", "ratio to baseline", title=f"veriledger bench {title}")
     for row in rows:
         table.add_row(row.what, row.value, row.ratio)
     Console().print(table)

@@ -19,3 +19,17 @@ def log(
     from veriledger.interfaces.bench.log_bench import print_report, run
 
     print_report(run(size=size, seconds=seconds), markdown=markdown)
+
+
+@app.command("ingest")
+def ingest(
+    count: int = typer.Option(20_000, help="Signed transactions to commit per measurement."),
+    batch: int = typer.Option(1000, help="Transactions per submitted batch."),
+    seconds: float = typer.Option(2.0, help="Time budget for the baseline."),
+    markdown: bool = typer.Option(False, help="Print a Markdown table for docs/benchmarks.md."),
+) -> None:
+    """Committed signed transactions per second, in process and over HTTP, vs raw verify."""
+    from veriledger.interfaces.bench.ingest_bench import run
+    from veriledger.interfaces.bench.log_bench import print_report
+
+    print_report(run(count=count, batch=batch, seconds=seconds), markdown=markdown, title="ingest")

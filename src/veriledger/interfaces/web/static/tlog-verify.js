@@ -73,7 +73,9 @@ function decodeSurrogateEscape(bytes) {
   let out = "";
   for (let i = 0; i < bytes.length; ) {
     const lead = bytes[i];
-    const n = lead < 0x80 ? 1 : lead < 0xc2 ? 0 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf5 ? 4 : 0;
+    // sequence length from the lead octet; 0 for octets no sequence starts with
+    const n =
+      lead < 0x80 ? 1 : lead < 0xc2 ? 0 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf5 ? 4 : 0;
     if (n && i + n <= bytes.length) {
       try {
         out += strictUtf8.decode(bytes.subarray(i, i + n));
@@ -156,7 +158,8 @@ async function sha256(...parts) {
 // --- keys -------------------------------------------------------------------------------
 
 /** Python's str.isspace() set, not JS \s: the two differ (U+0085, U+FEFF). */
-const UNICODE_SPACE = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+const UNICODE_SPACE =
+  /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 
 function isValidKeyName(name) {
   return (
@@ -210,11 +213,29 @@ export async function parseVkey(text) {
   return { name, keyId, type, publicKey };
 }
 
+const FIELD_P = (1n << 255n) - 19n;
+const ORDER_8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+const SMALL_ORDER_Y = new Set([0n, 1n, ORDER_8_Y, FIELD_P - ORDER_8_Y, FIELD_P - 1n]);
+
+/**
+ * libsodium (PyNaCl, behind the Python reference) refuses small-order points as the
+ * key or as R, and non-canonical keys; BoringSSL (Chromium's WebCrypto) does not, so
+ * there the identity point as a "key" verifies a forged all-zero signature over any
+ * message. The eight small-order points have these y coordinates (the x sign bit
+ * is ignored); y >= p is a non-canonical encoding.
+ */
+function isWeakPoint(encoded) {
+  let y = BigInt(encoded[31] & 0x7f);
+  for (let i = 30; i >= 0; i--) y = (y << 8n) | BigInt(encoded[i]);
+  return y >= FIELD_P || SMALL_ORDER_Y.has(y);
+}
+
 /** Imported once per key; a key WebCrypto refuses verifies nothing rather than throwing. */
 const importedKeys = new WeakMap();
 
 async function ed25519Verify(key, message, signature) {
   if (signature.length !== 64) return false;
+  if (isWeakPoint(key.publicKey) || isWeakPoint(signature.subarray(0, 32))) return false;
   if (!importedKeys.has(key)) {
     importedKeys.set(
       key,
@@ -353,10 +374,8 @@ export async function parsePolicy(text) {
 async function policyKey(vkey, type, role) {
   const key = await parseVkey(vkey);
   if (key.type !== type) {
-    const want = type.toString(16).padStart(2, "0");
-    throw new Error(
-      `${role} key ${key.name} has type 0x${key.type.toString(16).padStart(2, "0")}, want 0x${want}`,
-    );
+    const [got, want] = [key.type, type].map((t) => t.toString(16).padStart(2, "0"));
+    throw new Error(`${role} key ${key.name} has type 0x${got}, want 0x${want}`);
   }
   return key;
 }
@@ -431,14 +450,20 @@ function parseGroup(names, args) {
   return { name, threshold, members };
 }
 
+/**
+ * Groups can share subgroups, so results are memoised: without it a policy of
+ * groups each naming the two before would take exponential time to evaluate.
+ */
 function quorumMet(policy, cosigners) {
   const have = new Set(cosigners);
   const groups = new Map(policy.groups.map((g) => [g.name, g]));
+  const memo = new Map();
   const met = (name) => {
     if (name === NONE) return true;
     const group = groups.get(name);
     if (!group) return have.has(name);
-    return group.members.filter(met).length >= group.threshold;
+    if (!memo.has(name)) memo.set(name, group.members.filter(met).length >= group.threshold);
+    return memo.get(name);
   };
   return met(policy.quorum);
 }
@@ -544,7 +569,8 @@ export async function verifyInclusion(index, size, leafHash, proofHashes, root) 
   let node = leafHash;
   for (let level = 0; level < inner; level++) {
     const sibling = proofHashes[level];
-    node = (i >> BigInt(level)) & 1n ? await nodeHash(sibling, node) : await nodeHash(node, sibling);
+    const onRight = (i >> BigInt(level)) & 1n;
+    node = onRight ? await nodeHash(sibling, node) : await nodeHash(node, sibling);
   }
   for (const sibling of proofHashes.slice(inner)) node = await nodeHash(sibling, node);
   if (!sameBytes(node, root)) {

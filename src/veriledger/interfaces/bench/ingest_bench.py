@@ -1,0 +1,195 @@
+"""``veriledger bench ingest``: committed signed transactions per second.
+
+The floor under a signed transaction is its signature check, so ingest is reported
+as a ratio to the raw single-core PyNaCl verification rate measured in the same
+run. The node checks signatures of large batches on both cores (a worker process
+takes part of each batch), so the target ratio of 0.7 is reachable only if every
+other cost (parsing, canonical JSON, authorisation lookups, execution, tiles,
+SQLite) fits beside it.
+
+Transactions are signed before the clock starts (clients sign, not the node), and
+the workload is ``notary.attest``, the lightest message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import nacl.bindings
+import nacl.signing
+
+from veriledger.chain.transactions import Transaction, sign_transaction
+from veriledger.core.keystore import Keystore
+from veriledger.interfaces.bench.log_bench import Row, _ms, _rate
+from veriledger.node.datadir import OrgSpec, init_data_dir
+from veriledger.node.node import Node
+
+CHAIN = "bench.veriledger.example/ingest"
+ORGS = [
+    OrgSpec("brand", "Brand", "brand", [(f"m{i}", f"M{i}", ["admin"]) for i in range(4)]),
+    OrgSpec("carrier", "Carrier", "logistics", [("ops", "Ops", ["admin"])]),
+    OrgSpec("customs", "Customs", "customs", [("ops", "Ops", ["admin"])]),
+    OrgSpec("shop", "Shop", "retailer", [("ops", "Ops", ["admin"])]),
+]
+
+
+@dataclass
+class IngestResult:
+    rate: float
+    bytes_per_tx: float
+
+
+def _signed(node: Node, count: int) -> list[Transaction]:
+    keys = [node.member_key(f"brand/m{i}") for i in range(4)]
+    seed = os.urandom(8)
+    return [
+        sign_transaction(
+            keys[i % 4],
+            CHAIN,
+            "notary.attest",
+            {
+                "digest": hashlib.sha256(seed + i.to_bytes(8, "big")).hexdigest(),
+                "kind": "certificate-of-origin",
+                "ref": f"COO/{i}",
+            },
+        )
+        for i in range(count)
+    ]
+
+
+def _raw_verify_rate(seconds: float) -> float:
+    signer = nacl.signing.SigningKey(hashlib.sha256(b"bench").digest())
+    public = bytes(signer.verify_key)
+    message = b"x" * 400
+    signature = signer.sign(message).signature
+    return _rate(lambda: nacl.bindings.crypto_sign_open(signature + message, public), seconds)
+
+
+def _disk_bytes(data_dir: Path) -> int:
+    return sum(p.stat().st_size for p in data_dir.glob("ledger.sqlite*"))
+
+
+def _in_process(data_dir: Path, count: int, batch: int) -> tuple[IngestResult, list[float]]:
+    node = Node(data_dir)
+    try:
+        txs = _signed(node, count)
+        before = _disk_bytes(data_dir)
+        start = time.perf_counter()
+        futures = []
+        for first in range(0, count, batch):
+            futures += node.submit(txs[first : first + batch])
+        for future in futures:
+            future.result(timeout=600)
+        elapsed = time.perf_counter() - start
+        node.storage.writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        per_tx = (_disk_bytes(data_dir) - before) / count
+        receipts = []
+        for tx in txs[:: max(1, count // 500)]:
+            began = time.perf_counter()
+            node.receipt(tx.id)
+            receipts.append(time.perf_counter() - began)
+        return IngestResult(count / elapsed, per_tx), receipts
+    finally:
+        node.close()
+
+
+def _over_http(data_dir: Path, count: int, batch: int) -> tuple[float, list[float]]:
+    exe = Path(sys.executable).parent / "veriledger"
+    port = 18000 + os.getpid() % 1000
+    server = subprocess.Popen(
+        [exe, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=120) as http:
+            for _ in range(200):
+                try:
+                    if http.get("/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            keystore = Keystore(data_dir / "keys")
+            keys = [keystore.load(f"brand/m{i}") for i in range(4)]
+            seed = os.urandom(8)
+            txs = [
+                sign_transaction(
+                    keys[i % 4],
+                    CHAIN,
+                    "notary.attest",
+                    {
+                        "digest": hashlib.sha256(seed + i.to_bytes(8, "big")).hexdigest(),
+                        "kind": "certificate-of-origin",
+                        "ref": f"COO/{i}",
+                    },
+                )
+                for i in range(count)
+            ]
+            bodies = [
+                b"[" + b",".join(t.entry for t in txs[f : f + batch]) + b"]"
+                for f in range(0, count, batch)
+            ]
+            start = time.perf_counter()
+            for body in bodies:
+                response = http.post(
+                    "/api/v1/transactions",
+                    content=body,
+                    headers={"content-type": "application/json"},
+                )
+                response.raise_for_status()
+            while http.get(f"/api/v1/transactions/{txs[-1].id}").json()["status"] == "pending":
+                time.sleep(0.005)
+            elapsed = time.perf_counter() - start
+            receipts = []
+            for tx in txs[:: max(1, count // 200)]:
+                began = time.perf_counter()
+                http.get(f"/api/v1/transactions/{tx.id}/receipt").raise_for_status()
+                receipts.append(time.perf_counter() - began)
+        return count / elapsed, receipts
+    finally:
+        server.kill()
+        server.wait()
+
+
+def run(count: int = 20_000, batch: int = 1000, seconds: float = 2.0) -> list[Row]:
+    raw = _raw_verify_rate(seconds)
+    rows = [Row("baseline: raw Ed25519 verify, one core (PyNaCl)", f"{raw:,.0f}/s", "1.00")]
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "node"
+        init_data_dir(
+            data_dir, CHAIN, ORGS, int(time.time() * 1000), block_max_txs=2000, block_max_ms=50
+        )
+        result, receipts = _in_process(data_dir, count, batch)
+        rows.append(
+            Row(
+                f"in-process ingest, batches of {batch}",
+                f"{result.rate:,.0f} tx/s",
+                f"{result.rate / raw:.2f} of raw verify",
+            )
+        )
+        rows.append(Row("receipt (tlog-proof) generation, in process", _ms(receipts)))
+        rows.append(
+            Row(
+                "disk per committed transaction (SQLite, after WAL checkpoint)",
+                f"{result.bytes_per_tx:,.0f} bytes",
+            )
+        )
+        http_rate, http_receipts = _over_http(data_dir, count, batch)
+        rows.append(
+            Row(
+                f"HTTP ingest, signed batches of {batch}",
+                f"{http_rate:,.0f} tx/s",
+                f"{http_rate / raw:.2f} of raw verify",
+            )
+        )
+        rows.append(Row("receipt over HTTP (GET .../receipt)", _ms(http_receipts)))
+    return rows
