@@ -134,3 +134,26 @@ def test_assembled_bytes_equal_rfc8785(
     )
     assert tx.entry == canonical_json_reference(tx.to_json())
     assert tx.signing_bytes == b"veriledger/tx/v1\n" + canonical_json_reference(tx.unsigned_json())
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=6),
+        st.none()
+        | st.integers(-5, 5)
+        | st.text(max_size=4)
+        | st.lists(st.integers(0, 3), max_size=3),
+        max_size=8,
+    )
+)
+def test_state_root_from_encoded_writes_equals_the_definition(writes: dict[str, Any]) -> None:
+    from veriledger.chain.state import next_state_root
+
+    ordered = [[k, writes[k]] for k in sorted(writes)]
+    want = hashlib.sha256(
+        b"veriledger/state/v1\n"
+        + b"\x00" * 32
+        + (7).to_bytes(8, "big")
+        + canonical_json_reference(ordered)
+    ).digest()
+    assert next_state_root(b"\x00" * 32, 7, writes) == want

@@ -47,6 +47,26 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"node did not start: {proc.stderr.read() if proc.stderr else ''!r}")
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _assert_exit(pids: list[int]) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive = [
+            p
+            for p in pids
+            if Path(f"/proc/{p}").exists()
+            and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()
+        ]
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"orphaned processes after SIGKILL: {alive}")
+
+
 @pytest.mark.slow
 def test_sigkill_loses_no_committed_transaction(tmp_path: Path) -> None:
     data_dir = tmp_path / "node"
@@ -103,9 +123,11 @@ def test_sigkill_loses_no_committed_transaction(tmp_path: Path) -> None:
     try:
         for _ in range(5):
             time.sleep(rng.uniform(0.4, 1.2))
+            children = _children(proc.pid)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
+            _assert_exit(children)  # the signature worker must not outlive its node
             proc = _start(data_dir, port)
         time.sleep(0.5)
     finally:

@@ -44,7 +44,8 @@ def parse_body(cls: type[T], data: Any, path: str = "") -> T:
     Raises:
         BodyError: naming the offending field.
     """
-    result: T = _compile(cls)(data, path)
+    converter: Converter = _compile(cls)  # type: ignore[arg-type]
+    result: T = converter(data, path)
     return result
 
 

@@ -22,7 +22,12 @@ from typing import Any
 from veriledger.chain.blocks import Rejected
 from veriledger.chain.body import BodyError, parse_body
 from veriledger.chain.module import Authorizer, Context, Outcome, Registry, Rejection
-from veriledger.chain.state import BlockState, StateView, next_state_root
+from veriledger.chain.state import (
+    BlockState,
+    StateView,
+    encode_writes,
+    next_state_root_encoded,
+)
 from veriledger.chain.transactions import Transaction
 
 CHAIN_MODULE = "chain"
@@ -57,6 +62,8 @@ class TxResult:
 class BlockExecution:
     results: tuple[TxResult, ...]
     writes: dict[str, Any | None]
+    encoded: dict[str, bytes | None]
+    """The writes as canonical JSON, ready for storage (None deletes)."""
     state_root: bytes
 
     @property
@@ -147,5 +154,6 @@ def execute_block(
             continue
         state.apply(outcome.writes)
         results.append(TxResult(tx.id, True, events=outcome.events))
-    root = next_state_root(previous_state_root, block.height, state.writes)
-    return BlockExecution(tuple(results), state.writes, root)
+    encoded = encode_writes(state.writes)
+    root = next_state_root_encoded(previous_state_root, block.height, encoded)
+    return BlockExecution(tuple(results), state.writes, encoded, root)

@@ -86,11 +86,31 @@ class BlockState:
         self.writes.update(writes)
 
 
+def encode_writes(writes: Mapping[str, Any | None]) -> dict[str, bytes | None]:
+    """Each written value's canonical JSON (None for a delete), computed once per block."""
+    return {k: None if v is None else canonical_json(v) for k, v in writes.items()}
+
+
 def next_state_root(previous: bytes, height: int, writes: Mapping[str, Any | None]) -> bytes:
     """Fold one block's writes into the running state root."""
-    ordered = [[key, writes[key]] for key in sorted(writes)]
+    return next_state_root_encoded(previous, height, encode_writes(writes))
+
+
+def next_state_root_encoded(
+    previous: bytes, height: int, encoded: Mapping[str, bytes | None]
+) -> bytes:
+    """:func:`next_state_root` from already-encoded writes.
+
+    The hashed bytes are the canonical JSON of ``[[key, value], ...]`` sorted by key,
+    assembled from the per-value encodings (JSON strings and arrays have one canonical
+    form each, so assembling equals encoding the whole list; a test holds them equal).
+    """
+    items = b",".join(
+        b"[" + canonical_json(key) + b"," + (b"null" if value is None else value) + b"]"
+        for key, value in sorted(encoded.items())
+    )
     return hashlib.sha256(
-        STATE_DOMAIN + previous + height.to_bytes(8, "big") + canonical_json(ordered)
+        STATE_DOMAIN + previous + height.to_bytes(8, "big") + b"[" + items + b"]"
     ).digest()
 
 

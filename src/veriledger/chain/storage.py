@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-from veriledger.core.canonical_json import canonical_json
 from veriledger.core.errors import StorageError
 
 SCHEMA = """
@@ -125,11 +124,15 @@ class Storage:
 
     # --- state --------------------------------------------------------------------------
 
-    def put_state(self, conn: sqlite3.Connection, writes: Mapping[str, Any | None]) -> None:
-        deletes = [(k,) for k, v in writes.items() if v is None]
-        upserts = [(k, canonical_json(v)) for k, v in writes.items() if v is not None]
-        conn.executemany("DELETE FROM state WHERE key = ?", deletes)
-        conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", upserts)
+    def put_state(self, conn: sqlite3.Connection, encoded: Mapping[str, bytes | None]) -> None:
+        """Store a block's writes, already canonical JSON (None deletes)."""
+        conn.executemany(
+            "DELETE FROM state WHERE key = ?", [(k,) for k, v in encoded.items() if v is None]
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+            [(k, v) for k, v in encoded.items() if v is not None],
+        )
 
     # --- blocks, transactions, checkpoints ------------------------------------------------
 

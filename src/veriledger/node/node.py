@@ -30,10 +30,16 @@ from typing import Any
 import orjson
 
 from veriledger.chain.blocks import BlockHeader
-from veriledger.chain.driver import BlockContext, TxResult, check_transaction, execute_block
+from veriledger.chain.driver import BlockContext, check_transaction, execute_block
 from veriledger.chain.genesis import Genesis
 from veriledger.chain.module import Module, Registry, Rejection
-from veriledger.chain.state import EMPTY_STATE_ROOT, BlockState, CachedState, next_state_root
+from veriledger.chain.state import (
+    EMPTY_STATE_ROOT,
+    BlockState,
+    CachedState,
+    encode_writes,
+    next_state_root_encoded,
+)
 from veriledger.chain.storage import SqliteState, SqliteTileStore, Storage, TxRow
 from veriledger.chain.transactions import (
     InvalidTransactionSignatureError,
@@ -209,7 +215,8 @@ class Node:
     def _commit_genesis(self) -> None:
         genesis_entry = self.genesis.entry()
         writes = identity.genesis_writes(self.genesis)
-        root = next_state_root(EMPTY_STATE_ROOT, 0, writes)
+        encoded = encode_writes(writes)
+        root = next_state_root_encoded(EMPTY_STATE_ROOT, 0, encoded)
         header = BlockHeader(
             chain=self.chain,
             height=0,
@@ -223,7 +230,7 @@ class Node:
         )
         with self.storage.block_transaction() as conn:
             self.log.append(genesis_entry)
-            self._commit(conn, header, [], writes, [])
+            self._commit(conn, header, [], encoded)
 
     def _deliver(self, batch: list[Transaction]) -> None:
         """Called by the engine with the next ordered batch: execute and commit a block."""
@@ -282,7 +289,7 @@ class Node:
                 with self.storage.block_transaction() as db:
                     for tx in txs:
                         self.log.append(tx.entry)
-                    self._commit(db, header, rows, execution.writes, execution.results)
+                    self._commit(db, header, rows, execution.encoded)
             except BaseException:
                 # The database rolled back; rebuild the in-memory tree edge from it.
                 self.log = TiledLog(SqliteTileStore(conn), first)
@@ -297,12 +304,11 @@ class Node:
         db: Any,
         header: BlockHeader,
         rows: list[TxRow],
-        writes: dict[str, Any],
-        results: Sequence[TxResult],
+        encoded: dict[str, bytes | None],
     ) -> None:
         self.log.append(header.entry())
         self.log.flush()
-        self.storage.put_state(db, writes)
+        self.storage.put_state(db, encoded)
         self.storage.put_txs(db, rows)
         self.storage.put_block(
             db,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -21,6 +23,17 @@ Item = tuple[bytes, bytes, bytes]
 PARALLEL_THRESHOLD = 64
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker start-up: exit when the node dies, even by SIGKILL (no orphans left)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 def _check(items: Sequence[Item]) -> list[bool]:
     return [ed25519_verify(key, message, sig) for key, message, sig in items]
 
@@ -30,7 +43,13 @@ class SignatureChecker:
         count = (os.cpu_count() or 1) - 1 if workers is None else workers
         # "spawn", not fork: the node has threads and open databases by now.
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(count, mp_context=context) if count > 0 else None
+        self._pool = (
+            ProcessPoolExecutor(
+                count, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
+            )
+            if count > 0
+            else None
+        )
         self._workers = count
 
     def check(self, items: Sequence[Item]) -> list[bool]:

@@ -172,21 +172,8 @@ def _submission(node: Node) -> APIRouter:
         items = payload if batch else [payload]
         if not items or len(items) > MAX_BATCH:
             raise BadInputError(f"a batch holds 1 to {MAX_BATCH} transactions")
-        signed = [isinstance(i, dict) and "sig" in i for i in items]
-        if all(signed):
-            txs = []
-            for i, item in enumerate(items):
-                try:
-                    txs.append(Transaction.parse(item))
-                except BadInputError as exc:
-                    if batch:
-                        exc.field = f"[{i}].{getattr(exc, 'field', '')}".rstrip(".")  # type: ignore[attr-defined]
-                    raise
-        elif not any(signed):
-            txs = await asyncio.to_thread(node.sign_for, _bearer(request), items)
-        else:
-            raise BadInputError("a batch is either all signed envelopes or all unsigned")
-        futures = await asyncio.to_thread(node.submit, txs)
+        token = _bearer(request)
+        txs, futures = await asyncio.to_thread(_parse_and_submit, node, items, batch, token)
         if not wait:
             body = [Submitted(tx.id, "pending").to_json() for tx in txs]
             headers = {} if batch else {"Location": f"/api/v1/transactions/{txs[0].id}"}
@@ -305,6 +292,28 @@ def _reads(node: Node) -> APIRouter:
         return found.queries[name](node.state(), dict(request.query_params))
 
     return router
+
+
+def _parse_and_submit(
+    node: Node, items: list[Any], batch: bool, token: str | None
+) -> tuple[list[Transaction], list[Future[Submitted]]]:
+    """Parse (or sign for the token's member) and submit, off the event loop."""
+    signed = [isinstance(i, dict) and "sig" in i for i in items]
+    if all(signed):
+        txs = []
+        for i, item in enumerate(items):
+            try:
+                txs.append(Transaction.parse(item))
+            except BadInputError as exc:
+                if batch:
+                    field = getattr(exc, "field", "")
+                    exc.field = f"[{i}].{field}".rstrip(".")  # type: ignore[attr-defined]
+                raise
+    elif not any(signed):
+        txs = node.sign_for(token, items)
+    else:
+        raise BadInputError("a batch is either all signed envelopes or all unsigned")
+    return txs, node.submit(txs)
 
 
 async def _wait_all(
