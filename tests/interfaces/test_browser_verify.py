@@ -15,7 +15,6 @@ import hashlib
 import http.server
 import re
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 import veriledger.interfaces
+from tests.interfaces.browser import chromium
 from tests.interfaces.independent_tlog import World, audit_path, mth
 from tests.log.consortium import ORGS, Consortium, make_consortium
 from veriledger.core.errors import VeriledgerError
@@ -40,19 +40,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.slow
 
 STATIC = Path(veriledger.interfaces.__file__).parent / "web" / "static"
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL_LOG = Path("/tmp/chromium_install.txt")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 CONSORTIUM = make_consortium()
 """Built once at import: the tampered cases below are derived from it to name the tests."""
 
@@ -150,23 +137,9 @@ def server() -> Iterator[Server]:
     srv.thread.join(timeout=5)
 
 
-def _wait_for_chromium(timeout: float = 900) -> None:
-    """Chromium may still be coming in by apt; wait for it rather than fail early."""
-    deadline = time.monotonic() + timeout
-    while True:
-        installing = INSTALL_LOG.exists() and not INSTALL_LOG.read_text().rstrip().endswith("done")
-        if CHROMIUM.exists() and not installing:
-            return
-        if not installing or time.monotonic() > deadline:
-            pytest.skip(f"{CHROMIUM} is not installed")
-        time.sleep(2)
-
-
 @pytest.fixture(scope="module")
 def page(server: Server) -> Iterator[Any]:
-    _wait_for_chromium()
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -174,7 +147,6 @@ def page(server: Server) -> Iterator[Any]:
         page.wait_for_function("window.ready === true", timeout=10_000)
         assert not errors, errors
         yield page
-        browser.close()
 
 
 # --- helpers -----------------------------------------------------------------------------
