@@ -31,6 +31,8 @@ def test_summary_and_blocks(page: Any) -> None:
     cosigners = page.inner_text("#checkpoint-cosigners")
     assert "aurora" in cosigners and "samr" in cosigners
     assert page.locator("#orgs .card").count() == 5
+    first = page.locator("#checkpoints tbody tr").first
+    assert "final" in first.inner_text() and "citymart" in first.inner_text()
 
 
 def test_verify_a_transaction_in_the_browser(page: Any, demo_url: str) -> None:

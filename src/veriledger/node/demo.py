@@ -83,7 +83,7 @@ def _doc(label: str) -> str:
     return hashlib.sha256(label.encode()).hexdigest()
 
 
-def seed_demo(node: Node, rounds: int = 6) -> int:
+def seed_demo(node: Node, rounds: int = 10) -> int:
     """Submit a realistic history and wait for it; returns the transactions committed.
 
     Each round is one block: new staff joined and keys rotated, and the documents of

@@ -39,6 +39,15 @@ async function loadSummary() {
       <div class="mono muted">${esc(o.id)}</div></div>`).join("");
 }
 
+async function loadCheckpoints() {
+  const checkpoints = await api("/api/v1/checkpoints?limit=10");
+  $("#checkpoints tbody").innerHTML = checkpoints.map((c) => `
+    <tr data-size="${c.size}"><td>${c.size}</td><td>${c.height}</td>
+      <td class="${c.final ? "ok" : "bad"}">${c.final ? "final" : "pending"}</td>
+      <td>${c.cosigners.map((x) => esc(x.org)).join(", ")}</td>
+      <td class="mono">${esc(c.root.slice(0, 16))}…</td></tr>`).join("");
+}
+
 async function loadBlocks() {
   const blocks = await api("/api/v1/blocks?limit=25");
   $("#blocks tbody").innerHTML = blocks.map((b) => `
@@ -110,5 +119,5 @@ async function verifyCurrent() {
 
 $("#verify").addEventListener("click", verifyCurrent);
 await loadSummary();
-await loadBlocks();
+await Promise.all([loadCheckpoints(), loadBlocks()]);
 document.body.dataset.ready = "true";
