@@ -21,7 +21,7 @@ from typing import Any
 
 from veriledger.chain.blocks import Rejected
 from veriledger.chain.body import BodyError, parse_body
-from veriledger.chain.module import Authorizer, Context, Outcome, Registry, Rejection
+from veriledger.chain.module import Authorizer, Context, Message, Outcome, Registry, Rejection
 from veriledger.chain.state import (
     BlockState,
     StateView,
@@ -91,6 +91,24 @@ def check_transaction(
             role not allowed, ``chain/4`` malformed body, ``chain/5`` organisation
             kind not allowed, and whatever the authorizer or the rule rejects with.
     """
+    message, body, ctx = admit_transaction(state, tx, block, registry, authorize)
+    return message.rule(state, body, ctx)
+
+
+def admit_transaction(
+    state: StateView,
+    tx: Transaction,
+    block: BlockContext,
+    registry: Registry,
+    authorize: Authorizer,
+) -> tuple[Message, Any, Context]:
+    """Everything before the rule: chain, type, signer, role, kind, body.
+
+    Returns the message, its parsed body and the rule's context.
+
+    Raises:
+        Rejection: as :func:`check_transaction`, except the rule's own rejections.
+    """
     if tx.chain != block.chain:
         raise Rejection(
             CHAIN_MODULE, 1, f"transaction is for chain {tx.chain!r}, not {block.chain!r}"
@@ -130,7 +148,7 @@ def check_transaction(
         block_time=block.time,
         block_seed=block.seed,
     )
-    return message.rule(state, body, ctx)
+    return message, body, ctx
 
 
 def execute_block(

@@ -72,6 +72,9 @@ class Message:
     org_kinds: frozenset[str] | None = None
     """Organisation kinds allowed to send it; None means any organisation."""
     doc: str = ""
+    changes_signers: bool = False
+    """Its writes decide who may sign (identity messages): submission checks run its rule,
+    so a batch may add a member and then carry that member's transactions."""
 
 
 Query = Callable[[StateView, Mapping[str, str]], Any]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from veriledger.core.canonical_json import canonical_json
@@ -114,6 +114,52 @@ def next_state_root_encoded(
     ).digest()
 
 
+class KeyFilter:
+    """A Bloom filter of the state keys that exist: "no" is certain, "yes" is probable.
+
+    Most rules look up keys that do not exist yet (a new attestation, a coupon not yet
+    redeemed); the filter answers those without a database query. About 10 bits per
+    key and 5 probes give roughly a 1% false-positive rate; the filter doubles its
+    size when it fills, rebuilding from the keys it is given.
+    """
+
+    PROBES = 5
+
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        self._rebuild(list(keys))
+
+    def _rebuild(self, keys: list[str]) -> None:
+        bits = 1 << max(20, (len(keys) * 20).bit_length())
+        self._mask = bits - 1
+        self._bits = bytearray(bits // 8)
+        self._count = 0
+        self._keys_hint = len(keys)
+        for key in keys:
+            self.add(key)
+
+    def _positions(self, key: str) -> list[int]:
+        digest = hashlib.blake2b(key.encode(), digest_size=4 * self.PROBES).digest()
+        mask = self._mask
+        return [
+            int.from_bytes(digest[i : i + 4], "little") & mask
+            for i in range(0, 4 * self.PROBES, 4)
+        ]
+
+    def add(self, key: str) -> None:
+        bits = self._bits
+        for pos in self._positions(key):
+            bits[pos >> 3] |= 1 << (pos & 7)
+        self._count += 1
+
+    def might_contain(self, key: str) -> bool:
+        bits = self._bits
+        return all(bits[pos >> 3] & (1 << (pos & 7)) for pos in self._positions(key))
+
+    @property
+    def full(self) -> bool:
+        return self._count * 10 > self._mask
+
+
 class CachedState:
     """Committed state with a read-through cache that commits keep exact.
 
@@ -126,18 +172,28 @@ class CachedState:
     not cached (the commit counter moved), so an old value can never shadow a new one.
     """
 
-    def __init__(self, base: StateView, limit: int = 200_000) -> None:
+    def __init__(
+        self,
+        base: StateView,
+        limit: int = 200_000,
+        existing: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
+        """``existing`` lists every stored key; when given, absent keys skip the base."""
         self.base = base
         self.limit = limit
         self._values: dict[str, Any] = {}
         self._commits = 0
         self._lock = threading.Lock()
+        self._existing = existing
+        self._filter = KeyFilter(existing()) if existing is not None else None
 
     def get(self, key: str) -> Any | None:
         try:
             return self._values[key]
         except KeyError:
             pass
+        if self._filter is not None and not self._filter.might_contain(key):
+            return None
         seen = self._commits
         value = self.base.get(key)
         with self._lock:
@@ -157,8 +213,15 @@ class CachedState:
             for key, value in writes.items():
                 if key in self._values or value is not None:
                     self._values[key] = value
+                if value is not None and self._filter is not None:
+                    self._filter.add(key)
+            if self._filter is not None and self._filter.full and self._existing is not None:
+                self._filter = KeyFilter(self._existing())
 
     def clear(self) -> None:
+        """Forget everything (after a failed commit): the filter is rebuilt from storage."""
         with self._lock:
             self._commits += 1
             self._values.clear()
+            if self._existing is not None:
+                self._filter = KeyFilter(self._existing())

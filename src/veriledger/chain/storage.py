@@ -297,6 +297,11 @@ class SqliteState:
         row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return None if row is None else orjson.loads(row[0])
 
+    def keys(self) -> Iterator[str]:
+        """Every stored key (to build a key filter)."""
+        for (key,) in self.conn.execute("SELECT key FROM state"):
+            yield key
+
     def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
         upper = prefix + "\U0010ffff"
         rows = self.conn.execute(

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from veriledger.chain.blocks import BlockHeader
-from veriledger.chain.driver import BlockContext, check_transaction, execute_block
+from veriledger.chain.driver import BlockContext, admit_transaction, execute_block
 from veriledger.chain.genesis import Genesis
 from veriledger.chain.module import Module, Registry, Rejection
 from veriledger.chain.state import (
@@ -167,7 +167,10 @@ class Node:
         self.signatures = SignatureChecker(signature_workers)
         # Committed state, cached; commits keep the cache exact. Misses read through
         # each thread's own connection.
-        self._state_cache = CachedState(_ThreadState(self.storage))
+        self._state_cache = CachedState(
+            _ThreadState(self.storage),
+            existing=lambda: SqliteState(self.storage.reader()).keys(),
+        )
         self.started_at = clock()
         self.metrics = {"blocks": 0, "committed": 0, "rejected": 0, "submitted": 0}
         if size == 0:
@@ -231,6 +234,7 @@ class Node:
         with self.storage.block_transaction() as conn:
             self.log.append(genesis_entry)
             self._commit(conn, header, [], encoded)
+        self._state_cache.committed(writes)
 
     def _deliver(self, batch: list[Transaction]) -> None:
         """Called by the engine with the next ordered batch: execute and commit a block."""
@@ -386,7 +390,12 @@ class Node:
         context = BlockContext(self.chain, self.height + 1, int(self.clock() * 1000), "")
         for i, tx in enumerate(txs):
             try:
-                outcome = check_transaction(state, tx, context, self.registry, identity.authorize)
+                message, body, ctx = admit_transaction(
+                    state, tx, context, self.registry, identity.authorize
+                )
+                if not message.changes_signers:
+                    continue  # its rule's verdict depends on order: the block decides
+                outcome = message.rule(state, body, ctx)
             except Rejection as rejection:
                 who = rejection.module == "identity" and rejection.code in (1, 2)
                 if rejection.module == "chain" or who:

@@ -273,38 +273,49 @@ def list_members(state: StateView, params: Mapping[str, str]) -> list[Any]:
     return out
 
 
+def _message(name: str, body: type, rule: Any, doc: str, admin_only: bool) -> Message:
+    # Every identity message decides who may sign what follows it.
+    roles = frozenset({ADMIN}) if admin_only else None
+    return Message(name, body, rule, roles=roles, doc=doc, changes_signers=True)
+
+
 MODULE = Module(
     name="identity",
     messages=(
-        Message(
+        _message(
             "identity.add_member",
             AddMember,
             add_member,
-            roles=frozenset({ADMIN}),
-            doc="An admin adds a member to their organisation.",
+            "An admin adds a member to their organisation.",
+            admin_only=True,
         ),
-        Message(
-            "identity.rotate_key", RotateKey, rotate_key, doc="A member replaces its signing key."
+        _message(
+            "identity.rotate_key",
+            RotateKey,
+            rotate_key,
+            "A member replaces its signing key.",
+            admin_only=False,
         ),
-        Message(
+        _message(
             "identity.revoke_key",
             RevokeKey,
             revoke_key,
-            doc="A member or its admin revokes one of its keys.",
+            "A member or its admin revokes one of its keys.",
+            admin_only=False,
         ),
-        Message(
+        _message(
             "identity.set_roles",
             SetRoles,
             set_roles,
-            roles=frozenset({ADMIN}),
-            doc="An admin sets a member's roles.",
+            "An admin sets a member's roles.",
+            admin_only=True,
         ),
-        Message(
+        _message(
             "identity.remove_member",
             RemoveMember,
             remove_member,
-            roles=frozenset({ADMIN}),
-            doc="An admin removes a member of their organisation.",
+            "An admin removes a member of their organisation.",
+            admin_only=True,
         ),
     ),
     queries={"organisations": list_organisations, "members": list_members},
