@@ -72,9 +72,12 @@ class Message:
     org_kinds: frozenset[str] | None = None
     """Organisation kinds allowed to send it; None means any organisation."""
     doc: str = ""
-    changes_signers: bool = False
-    """Its writes decide who may sign (identity messages): submission checks run its rule,
-    so a batch may add a member and then carry that member's transactions."""
+    checked_at_submission: bool = False
+    """Run its rule in the submission checks too, and refuse the batch if it rejects.
+
+    For messages whose outcome the submitter must know at once: identity messages
+    decide who may sign the rest of a batch, and an EPCIS document is captured whole
+    or not at all. Other rules decide in the block, in order."""
 
 
 Query = Callable[[StateView, Mapping[str, str]], Any]

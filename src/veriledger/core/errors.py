@@ -19,7 +19,14 @@ saying no, and storage or ordering errors are ours.
     │   ├── MalformedTileError         tile path, tile bytes or entry bundle
     │   ├── CanonicalizationError      value with no RFC 8785 form
     │   ├── EntryTooLargeError         entry over the tlog-tiles bundle limit
-    │   └── OutOfRangeError            index or size outside the tree
+    │   ├── MalformedNfcDataError      NFC tag data: SUN URL parameters, PICCData, LRP input
+    │   ├── OutOfRangeError            index or size outside the tree
+    │   └── GS1Error                   GS1 key, element string, Digital Link or EPC URI
+    │       ├── GS1FormatError         unknown AI, or a value that breaks its AI's format
+    │       ├── CheckDigitError        a GS1 check digit or check character pair is wrong
+    │       ├── AICombinationError     AIs that may not appear together, or a missing one
+    │       ├── DigitalLinkError       not a GS1 Digital Link URI, or none can be made
+    │       └── EPCURIError            not an EPC pure identity URI, or none can be made
     ├── VerificationError              well-formed data that fails a check
     │   ├── SignatureError             a known key's signature does not verify
     │   ├── UnverifiedNoteError        no signature from a known key
@@ -27,6 +34,9 @@ saying no, and storage or ordering errors are ours.
     │   ├── RootMismatchError          a proof leads to another root
     │   ├── InclusionProofError        a tlog-proof's inclusion proof fails (wraps the two above)
     │   ├── PolicyNotSatisfiedError    the checkpoint misses its log key or quorum
+    │   ├── InvalidPiccDataError       SUN PICCData does not decrypt (wrong key, tampered)
+    │   ├── SunMacError                a SUN message's SDMMAC does not verify
+    │   ├── CounterReplayError         a SUN read counter not above the last accepted one
     │   └── EntryMismatchError         the proven entry is not the one given
     ├── RejectedError                  a ledger rule refused a transaction (code, reason)
     ├── StorageError                   persistent state unreadable or inconsistent
@@ -111,6 +121,55 @@ class OutOfRangeError(BadInputError):
     """An index or tree size lies outside the tree it refers to."""
 
 
+class MalformedNfcDataError(BadInputError):
+    """NFC tag data of the wrong shape: a SUN URL parameter, a PICCData length, an LRP input."""
+
+
+class GS1Error(BadInputError):
+    """A GS1 identifier, element string, Digital Link URI or EPC URI is not valid.
+
+    ``field`` says where: an AI such as ``"01"``, a key type such as ``"GLN"``, or a
+    part of a URI such as ``"scheme"``. ``value`` is the offending text as given, and
+    the message starts with the field: ``"01: check digit 3 does not match the
+    computed 7"``.
+    """
+
+    def __init__(self, field: str, value: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+class GS1FormatError(GS1Error):
+    """An AI is unknown, or a value breaks the format of its AI or key type."""
+
+
+class CheckDigitError(GS1Error):
+    """A GS1 check digit (or a GMN check character pair) does not match the data."""
+
+    def __init__(
+        self, field: str, value: str, expected: str, got: str, what: str = "check digit"
+    ) -> None:
+        super().__init__(field, value, f"{what} {got} does not match the computed {expected}")
+        self.expected = expected
+        self.got = got
+
+
+class AICombinationError(GS1Error):
+    """AIs that may not appear together, a required AI missing, or an AI repeated
+    with different values."""
+
+
+class DigitalLinkError(GS1Error):
+    """A URI is not a valid GS1 Digital Link URI, or no such URI can be made."""
+
+
+class EPCURIError(GS1Error):
+    """A URI is not a valid EPC pure identity URI, or no EPC URI exists for a key."""
+
+
+
 # --- verification --------------------------------------------------------------------------
 
 
@@ -161,6 +220,42 @@ class PolicyNotSatisfiedError(VerificationError):
 
 class EntryMismatchError(VerificationError):
     """The entry given out of band differs from the entry the proof carries."""
+
+
+class InvalidPiccDataError(VerificationError):
+    """PICCENCData does not decrypt to valid PICCData: a wrong SDM meta read key, or tampering.
+
+    Only the ciphertext the caller sent is kept. Echoing decrypted bytes of data that
+    has not been authenticated would make the verifier a decryption oracle, and the
+    UID is encrypted precisely so that taps cannot be linked.
+    """
+
+    def __init__(self, picc_data: bytes) -> None:
+        super().__init__(
+            f"PICCENCData {picc_data.hex().upper()} does not decrypt to valid PICCData "
+            "(wrong SDM meta read key or tampered data)"
+        )
+        self.picc_data = picc_data
+
+
+class SunMacError(VerificationError):
+    """The SDMMAC of a SUN message does not verify.
+
+    Only the received SDMMAC is kept: the expected one would hand a forger a valid MAC.
+    """
+
+    def __init__(self, received: bytes) -> None:
+        super().__init__(f"SDMMAC {received.hex().upper()} does not verify")
+        self.received = received
+
+
+class CounterReplayError(VerificationError):
+    """A SUN read counter is not above the last accepted one: a replayed or stale tap."""
+
+    def __init__(self, counter: int, last_seen: int) -> None:
+        super().__init__(f"read counter {counter} is not greater than last accepted {last_seen}")
+        self.counter = counter
+        self.last_seen = last_seen
 
 
 # --- rejected ------------------------------------------------------------------------------

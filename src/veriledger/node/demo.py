@@ -186,20 +186,11 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
             )
             rotated = fresh
         if n == 3:
-            # A retailer's operator tries to manage another organisation's staff: the
-            # rule refuses it, and the refusal is on the ledger with its code and reason.
-            batch.append(
-                tx(
-                    "citymart/hana",
-                    "identity.add_member",
-                    {
-                        "id": "aurora/mallory",
-                        "name": "Mallory",
-                        "roles": ["admin"],
-                        "key": b64encode(SignerKey.generate("x").public_key),
-                    },
-                )
-            )
+            # The brand attests the same certificate twice: the rule refuses the second
+            # in the block, and the refusal is on the ledger with its code and reason.
+            batch.append(tx("aurora/ben", "notary.attest", {
+                "digest": _doc(f"coo {shipment}"), "kind": "certificate-of-origin",
+                "ref": f"COO/{shipment}"}))
         if n == 4:
             batch.append(
                 tx(

@@ -382,9 +382,11 @@ class Node:
         return futures
 
     def _precheck(self, txs: Sequence[Transaction]) -> None:
-        """Who may send what, against committed state plus the batch's own earlier writes.
+        """Admission against committed state plus the batch's own earlier writes.
 
-        Rule outcomes are left to the block: they depend on what is ordered before.
+        Every transaction must pass the chain, signer, role and body checks. Messages
+        marked ``checked_at_submission`` also run their rule, and a rejection refuses
+        the whole batch; other rules decide in the block, where order is known.
         """
         state = BlockState(self._precheck_view())
         context = BlockContext(self.chain, self.height + 1, int(self.clock() * 1000), "")
@@ -393,15 +395,10 @@ class Node:
                 message, body, ctx = admit_transaction(
                     state, tx, context, self.registry, identity.authorize
                 )
-                if not message.changes_signers:
-                    continue  # its rule's verdict depends on order: the block decides
-                outcome = message.rule(state, body, ctx)
+                if message.checked_at_submission:
+                    state.apply(message.rule(state, body, ctx).writes)
             except Rejection as rejection:
-                who = rejection.module == "identity" and rejection.code in (1, 2)
-                if rejection.module == "chain" or who:
-                    raise _at(rejection, i, len(txs)) from None
-                continue
-            state.apply(outcome.writes)
+                raise _at(rejection, i, len(txs)) from None
 
     def _precheck_view(self) -> CachedState:
         """Submission checks read the cache, never the writer's connection directly."""

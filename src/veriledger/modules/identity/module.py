@@ -276,7 +276,7 @@ def list_members(state: StateView, params: Mapping[str, str]) -> list[Any]:
 def _message(name: str, body: type, rule: Any, doc: str, admin_only: bool) -> Message:
     # Every identity message decides who may sign what follows it.
     roles = frozenset({ADMIN}) if admin_only else None
-    return Message(name, body, rule, roles=roles, doc=doc, changes_signers=True)
+    return Message(name, body, rule, roles=roles, doc=doc, checked_at_submission=True)
 
 
 MODULE = Module(
