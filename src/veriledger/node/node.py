@@ -60,12 +60,12 @@ from veriledger.log.tile_reader import TileReader
 from veriledger.log.tiled_log import TiledLog
 from veriledger.log.tlog_proof import TlogProof
 from veriledger.log.verify import verify_consistency
-from veriledger.modules import identity, notary
+from veriledger.modules import catalog, identity, notary
 from veriledger.node import datadir
 from veriledger.node.engine import LocalEngine, OrderingEngine
 from veriledger.node.signatures import SignatureChecker
 
-DEFAULT_MODULES: tuple[Module, ...] = (identity.MODULE, notary.MODULE)
+DEFAULT_MODULES: tuple[Module, ...] = (identity.MODULE, notary.MODULE, catalog.MODULE)
 
 
 class DuplicateTransactionError(BadInputError):
@@ -382,14 +382,25 @@ class Node:
         return futures
 
     def _precheck(self, txs: Sequence[Transaction]) -> None:
+        """Raise the first admission error of a batch (see :meth:`admission_errors`)."""
+        errors = self.admission_errors(txs, first_only=True)
+        if errors:
+            index, error = errors[0]
+            raise _at(error, index, len(txs))
+
+    def admission_errors(
+        self, txs: Sequence[Transaction], first_only: bool = False
+    ) -> list[tuple[int, Rejection]]:
         """Admission against committed state plus the batch's own earlier writes.
 
         Every transaction must pass the chain, signer, role and body checks. Messages
         marked ``checked_at_submission`` also run their rule, and a rejection refuses
         the whole batch; other rules decide in the block, where order is known.
+        Returns every ``(index, rejection)``, so a capture can list all its errors.
         """
         state = BlockState(self._precheck_view())
         context = BlockContext(self.chain, self.height + 1, int(self.clock() * 1000), "")
+        errors: list[tuple[int, Rejection]] = []
         for i, tx in enumerate(txs):
             try:
                 message, body, ctx = admit_transaction(
@@ -398,7 +409,10 @@ class Node:
                 if message.checked_at_submission:
                     state.apply(message.rule(state, body, ctx).writes)
             except Rejection as rejection:
-                raise _at(rejection, i, len(txs)) from None
+                errors.append((i, rejection))
+                if first_only:
+                    break
+        return errors
 
     def _precheck_view(self) -> CachedState:
         """Submission checks read the cache, never the writer's connection directly."""

@@ -82,7 +82,15 @@ def error_response(exc: VeriledgerError) -> JSONResponse:
     status, slug, title = classify(exc)
     code = f"{exc.module}/{exc.code}" if isinstance(exc, RejectedError) else None
     detail = exc.reason if isinstance(exc, RejectedError) else exc.diagnostics()
-    return problem(status, slug, title, detail, field=getattr(exc, "field", None), code=code)
+    return problem(
+        status,
+        slug,
+        title,
+        detail,
+        field=getattr(exc, "field", None),
+        code=code,
+        errors=getattr(exc, "errors", None),
+    )
 
 
 def install(app: FastAPI) -> None:
