@@ -169,7 +169,6 @@ class EPCURIError(GS1Error):
     """A URI is not a valid EPC pure identity URI, or no EPC URI exists for a key."""
 
 
-
 # --- verification --------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ running the demo sees.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from veriledger.chain.transactions import Transaction, sign_transaction
@@ -83,6 +84,39 @@ def _doc(label: str) -> str:
     return hashlib.sha256(label.encode()).hexdigest()
 
 
+BRAND_PREFIX = "4012345"
+PRODUCTS = {
+    "04012345000016": ("Alpine Shell Jacket", "高山冲锋衣", "apparel/outerwear"),
+    "04012345000023": ("Merino Base Layer", "美利奴羊毛打底衫", "apparel/base-layer"),
+}
+LOCATIONS = {
+    # member signing, GLN, name, Chinese name, address, country, lat, lon
+    "aurora/anna": ("4012345000108", "Aurora factory Stuttgart", "Aurora 斯图加特工厂",
+                    "Industriestr. 5, Stuttgart", "DE", "48.7758", "9.1829"),
+    "swiftfreight/chen": ("8880000000017", "SwiftFreight Singapore hub", "迅达新加坡枢纽",
+                          "Pasir Panjang Terminal, Singapore", "SG", "1.2644", "103.8222"),
+    "ningbo-customs/fang": ("6930000000011", "Ningbo bonded port warehouse", "宁波保税港区仓库",
+                            "Meishan Bonded Port, Ningbo", "CN", "29.8683", "121.5440"),
+    "citymart/hana": ("6930000000028", "CityMart Shanghai Jing'an", "城市超市上海静安店",
+                      "1 Nanjing West Road, Shanghai", "CN", "31.2304", "121.4737"),
+}
+
+
+def _catalog(tx: Callable[[str, str, dict[str, object]], Transaction]) -> list[Transaction]:
+    """The brand claims its GS1 company prefix and defines its products; every party
+    defines the locations it operates."""
+    batch = [tx("aurora/anna", "catalog.claim_prefix", {"prefix": BRAND_PREFIX})]
+    for gtin, (name, name_zh, category) in PRODUCTS.items():
+        batch.append(tx("aurora/anna", "catalog.define_product", {
+            "gtin": gtin, "name": name, "name_zh": name_zh, "brand": "Aurora Apparel",
+            "category": category, "country_of_origin": "DE"}))
+    for member, (gln, name, name_zh, address, country, lat, lon) in LOCATIONS.items():
+        batch.append(tx(member, "catalog.define_location", {
+            "gln": gln, "name": name, "name_zh": name_zh, "address": address,
+            "country": country, "lat": lat, "lon": lon}))
+    return batch
+
+
 def seed_demo(node: Node, rounds: int = 10) -> int:
     """Submit a realistic history and wait for it; returns the transactions committed.
 
@@ -102,6 +136,8 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
     def tx(member: str, kind: str, body: dict[str, object]) -> Transaction:
         return sign_transaction(key(member), node.chain, kind, body)
 
+    for future in node.submit(_catalog(tx)):
+        committed += future.result(timeout=30).status == "committed"
     for n in range(rounds):
         shipment = f"SHP-2026-{1000 + n}"
         batch = [
@@ -188,9 +224,17 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
         if n == 3:
             # The brand attests the same certificate twice: the rule refuses the second
             # in the block, and the refusal is on the ledger with its code and reason.
-            batch.append(tx("aurora/ben", "notary.attest", {
-                "digest": _doc(f"coo {shipment}"), "kind": "certificate-of-origin",
-                "ref": f"COO/{shipment}"}))
+            batch.append(
+                tx(
+                    "aurora/ben",
+                    "notary.attest",
+                    {
+                        "digest": _doc(f"coo {shipment}"),
+                        "kind": "certificate-of-origin",
+                        "ref": f"COO/{shipment}",
+                    },
+                )
+            )
         if n == 4:
             batch.append(
                 tx(
