@@ -141,8 +141,7 @@ class KeyFilter:
         digest = hashlib.blake2b(key.encode(), digest_size=4 * self.PROBES).digest()
         mask = self._mask
         return [
-            int.from_bytes(digest[i : i + 4], "little") & mask
-            for i in range(0, 4 * self.PROBES, 4)
+            int.from_bytes(digest[i : i + 4], "little") & mask for i in range(0, 4 * self.PROBES, 4)
         ]
 
     def add(self, key: str) -> None:

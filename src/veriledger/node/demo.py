@@ -91,14 +91,42 @@ PRODUCTS = {
 }
 LOCATIONS = {
     # member signing, GLN, name, Chinese name, address, country, lat, lon
-    "aurora/anna": ("4012345000108", "Aurora factory Stuttgart", "Aurora 斯图加特工厂",
-                    "Industriestr. 5, Stuttgart", "DE", "48.7758", "9.1829"),
-    "swiftfreight/chen": ("8880000000017", "SwiftFreight Singapore hub", "迅达新加坡枢纽",
-                          "Pasir Panjang Terminal, Singapore", "SG", "1.2644", "103.8222"),
-    "ningbo-customs/fang": ("6930000000011", "Ningbo bonded port warehouse", "宁波保税港区仓库",
-                            "Meishan Bonded Port, Ningbo", "CN", "29.8683", "121.5440"),
-    "citymart/hana": ("6930000000028", "CityMart Shanghai Jing'an", "城市超市上海静安店",
-                      "1 Nanjing West Road, Shanghai", "CN", "31.2304", "121.4737"),
+    "aurora/anna": (
+        "4012345000108",
+        "Aurora factory Stuttgart",
+        "Aurora 斯图加特工厂",
+        "Industriestr. 5, Stuttgart",
+        "DE",
+        "48.7758",
+        "9.1829",
+    ),
+    "swiftfreight/chen": (
+        "8880000000017",
+        "SwiftFreight Singapore hub",
+        "迅达新加坡枢纽",
+        "Pasir Panjang Terminal, Singapore",
+        "SG",
+        "1.2644",
+        "103.8222",
+    ),
+    "ningbo-customs/fang": (
+        "6930000000011",
+        "Ningbo bonded port warehouse",
+        "宁波保税港区仓库",
+        "Meishan Bonded Port, Ningbo",
+        "CN",
+        "29.8683",
+        "121.5440",
+    ),
+    "citymart/hana": (
+        "6930000000028",
+        "CityMart Shanghai Jing'an",
+        "城市超市上海静安店",
+        "1 Nanjing West Road, Shanghai",
+        "CN",
+        "31.2304",
+        "121.4737",
+    ),
 }
 
 
@@ -107,13 +135,36 @@ def _catalog(tx: Callable[[str, str, dict[str, object]], Transaction]) -> list[T
     defines the locations it operates."""
     batch = [tx("aurora/anna", "catalog.claim_prefix", {"prefix": BRAND_PREFIX})]
     for gtin, (name, name_zh, category) in PRODUCTS.items():
-        batch.append(tx("aurora/anna", "catalog.define_product", {
-            "gtin": gtin, "name": name, "name_zh": name_zh, "brand": "Aurora Apparel",
-            "category": category, "country_of_origin": "DE"}))
+        batch.append(
+            tx(
+                "aurora/anna",
+                "catalog.define_product",
+                {
+                    "gtin": gtin,
+                    "name": name,
+                    "name_zh": name_zh,
+                    "brand": "Aurora Apparel",
+                    "category": category,
+                    "country_of_origin": "DE",
+                },
+            )
+        )
     for member, (gln, name, name_zh, address, country, lat, lon) in LOCATIONS.items():
-        batch.append(tx(member, "catalog.define_location", {
-            "gln": gln, "name": name, "name_zh": name_zh, "address": address,
-            "country": country, "lat": lat, "lon": lon}))
+        batch.append(
+            tx(
+                member,
+                "catalog.define_location",
+                {
+                    "gln": gln,
+                    "name": name,
+                    "name_zh": name_zh,
+                    "address": address,
+                    "country": country,
+                    "lat": lat,
+                    "lon": lon,
+                },
+            )
+        )
     return batch
 
 

@@ -61,11 +61,17 @@ from veriledger.log.tiled_log import TiledLog
 from veriledger.log.tlog_proof import TlogProof
 from veriledger.log.verify import verify_consistency
 from veriledger.modules import catalog, identity, notary
+from veriledger.modules.trace import module as trace_module
 from veriledger.node import datadir
 from veriledger.node.engine import LocalEngine, OrderingEngine
 from veriledger.node.signatures import SignatureChecker
 
-DEFAULT_MODULES: tuple[Module, ...] = (identity.MODULE, notary.MODULE, catalog.MODULE)
+DEFAULT_MODULES: tuple[Module, ...] = (
+    identity.MODULE,
+    notary.MODULE,
+    catalog.MODULE,
+    trace_module.MODULE,
+)
 
 
 class DuplicateTransactionError(BadInputError):

@@ -23,6 +23,7 @@ from veriledger import __version__
 from veriledger.chain.blocks import BlockHeader
 from veriledger.chain.transactions import MalformedTransactionError, Transaction
 from veriledger.core.errors import BadInputError, OutOfRangeError
+from veriledger.interfaces.epcis.router import create_router as epcis_router
 from veriledger.interfaces.http import problems
 from veriledger.log.checkpoint import Checkpoint
 from veriledger.log.tiles import parse_tile_path
@@ -53,6 +54,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(_submission(node), prefix="/api/v1", tags=["api"])
     app.include_router(_reads(node), prefix="/api/v1", tags=["api"])
     app.include_router(_ops(node), tags=["operations"])
+    app.include_router(epcis_router(node), prefix="/epcis", tags=["EPCIS 2.0"])
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,0 +1,1 @@
+"""The EPCIS 2.0 REST binding."""

@@ -1,0 +1,364 @@
+"""The EPCIS 2.0 REST binding under ``/epcis``: capture and query.
+
+Capture takes an EPCISDocument (``POST /epcis/capture``) or one event
+(``POST /epcis/events``), as JSON, JSON-LD or XML, from a member authenticated by its
+API token. The document is validated against the official JSON Schema; each event
+becomes one ``trace.capture`` transaction that this node signs for the member. A
+document is captured whole or not at all: every schema error and every ledger
+refusal (duplicate event, future eventTime, another brand's GTIN...) is listed in
+one problem+json answer and nothing is stored. Accepted documents answer 202 with
+the capture job's ``Location``; the job finishes when every event is committed.
+
+Queries follow the EPCIS simple event query parameters; every event in a result
+carries a link to its ledger receipt (a C2SP tlog-proof) in ``vl:receipt``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jsonschema
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from veriledger.core.errors import BadInputError, OutOfRangeError
+from veriledger.interfaces.http.problems import PayloadTooLargeError
+from veriledger.modules.trace import cbv, epcis_xml
+from veriledger.modules.trace.event_hash import event_hash_id
+from veriledger.modules.trace.module import find_event, iso_ms, vocabulary
+from veriledger.modules.trace.queries import select_events
+from veriledger.node.node import Node, Submitted
+
+SCHEMA = Path(__file__).parent / "data" / "EPCIS-JSON-Schema.json"
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+RESULT_CONTEXT = [EPCIS_CONTEXT, {"vl": "urn:veriledger:"}]
+DEFAULT_PAGE = 30
+MAX_PAGE = 1000
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft7Validator:
+    schema = json.loads(SCHEMA.read_text())
+    return jsonschema.Draft7Validator(
+        schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+    )
+
+
+def schema_errors(document: Any) -> list[dict[str, str]]:
+    """Every JSON Schema violation, each with the JSON path of the offending field."""
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [
+        {"field": _path(list(error.absolute_path)), "reason": error.message[:500]}
+        for error in errors
+    ]
+
+
+def _path(parts: list[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "$"
+
+
+class EpcisDocumentError(BadInputError):
+    """A document or event fails validation; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(
+            f"{len(errors)} error(s); first: {errors[0]['field']}: {errors[0]['reason']}"
+        )
+        self.errors = errors
+
+
+@dataclass
+class CaptureJob:
+    id: str
+    created: int
+    events: int
+    event_ids: list[str]
+    tx_ids: list[str]
+    pending: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    finished: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "captureID": self.id,
+            "createdAt": iso_ms(self.created),
+            "running": self.finished is None,
+            "success": self.finished is not None and not self.errors,
+            "captureErrorBehaviour": "rollback",
+            "errors": self.errors,
+            "eventIDs": self.event_ids,
+            "transactions": self.tx_ids,
+        }
+        if self.finished is not None:
+            out["finishedAt"] = iso_ms(self.finished)
+        return out
+
+
+class CaptureJobs:
+    """Capture jobs of this node's lifetime (they finish within a few blocks)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, CaptureJob] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self, event_ids: list[str], tx_ids: list[str], futures: list[Future[Submitted]]
+    ) -> CaptureJob:
+        job = CaptureJob(
+            uuid.uuid4().hex, int(time.time() * 1000), len(tx_ids), event_ids, tx_ids, len(tx_ids)
+        )
+        with self._lock:
+            self._jobs[job.id] = job
+        for index, future in enumerate(futures):
+            future.add_done_callback(functools.partial(self._done, job, index))
+        return job
+
+    def _done(self, job: CaptureJob, index: int, future: Future[Submitted]) -> None:
+        with self._lock:
+            try:
+                result = future.result()
+                if result.status != "committed":
+                    job.errors.append(
+                        {"eventIndex": index, "code": result.code, "reason": result.reason}
+                    )
+            except Exception as exc:
+                job.errors.append({"eventIndex": index, "reason": str(exc)})
+            job.pending -= 1
+            if job.pending == 0:
+                job.finished = int(time.time() * 1000)
+
+    def get(self, job_id: str) -> CaptureJob:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise OutOfRangeError(f"no capture job {job_id}")
+        return job
+
+    def all(self) -> list[CaptureJob]:
+        with self._lock:
+            return list(self._jobs.values())
+
+
+async def _body(request: Request) -> tuple[bytes, str]:
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > MAX_DOCUMENT_BYTES:
+        raise PayloadTooLargeError(declared, MAX_DOCUMENT_BYTES)
+    body = await request.body()
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise PayloadTooLargeError(len(body), MAX_DOCUMENT_BYTES)
+    return body, request.headers.get("content-type", "application/json").split(";")[0].strip()
+
+
+def parse_document(body: bytes, content_type: str) -> Any:
+    """JSON / JSON-LD as is; XML converted to the same JSON form."""
+    if content_type in ("application/xml", "text/xml"):
+        # The XML events become the same JSON events their JSON-LD form gives.
+        return {
+            "@context": [EPCIS_CONTEXT],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": iso_ms(int(time.time() * 1000)),
+            "epcisBody": {"eventList": [cbv.json_form(e) for e in epcis_xml.document_events(body)]},
+        }
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise EpcisDocumentError([{"field": "$", "reason": f"not valid JSON: {exc}"}]) from None
+
+
+def _events_of(document: Any, single: bool) -> list[dict[str, Any]]:
+    if single:
+        return [document]
+    events = document["epcisBody"]["eventList"]
+    context = document.get("@context")
+    # Each event carries the document's context, so it stays readable (and hashes the
+    # same) on its own, as a single captured event would.
+    return [{"@context": context, **e} if context and "@context" not in e else e for e in events]
+
+
+def _capture(
+    node: Node, jobs: CaptureJobs, token: str | None, document: Any, single: bool
+) -> CaptureJob:
+    member = node.tokens.member(token)
+    errors = schema_errors(document)
+    if not single and not errors and document.get("type") != "EPCISDocument":
+        errors = [{"field": "type", "reason": "POST /epcis/capture takes an EPCISDocument"}]
+    if errors:
+        raise EpcisDocumentError(errors)
+    del member
+    events = _events_of(document, single)
+    if not events:
+        raise EpcisDocumentError([{"field": "epcisBody.eventList", "reason": "no events"}])
+    txs = node.sign_for(token, [{"type": "trace.capture", "body": {"event": e}} for e in events])
+    refusals = node.admission_errors(txs)
+    if refusals:
+        prefix = "" if single else "epcisBody.eventList"
+        raise EpcisDocumentError(
+            [
+                {
+                    "field": f"{prefix}[{i}]" if prefix else "$",
+                    "eventIndex": i,
+                    "code": f"{r.module}/{r.code}",
+                    "reason": r.reason,
+                }
+                for i, r in refusals
+            ]
+        )
+    futures = node.submit(txs)
+    event_ids = [str(e.get("eventID") or event_hash_id(e)) for e in events]
+    return jobs.start(event_ids, [tx.id for tx in txs], futures)
+
+
+def _result_event(record: dict[str, Any]) -> dict[str, Any]:
+    event = {k: v for k, v in record["event"].items() if k != "@context"}
+    event["vl:receipt"] = f"/api/v1/transactions/{record['tx']}/receipt"
+    return event
+
+
+def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@context": RESULT_CONTEXT,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": iso_ms(int(time.time() * 1000)),
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": events},
+            }
+        },
+    }
+
+
+def _page(params: dict[str, str]) -> tuple[int, int]:
+    try:
+        per_page = int(params.pop("perPage", DEFAULT_PAGE))
+        token = params.pop("nextPageToken", None)
+        offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    except (ValueError, UnicodeDecodeError):
+        raise BadInputError("perPage or nextPageToken is malformed") from None
+    if not 1 <= per_page <= MAX_PAGE:
+        raise BadInputError(f"perPage: must be 1 to {MAX_PAGE}")
+    return per_page, offset
+
+
+def _events_response(
+    request: Request,
+    records: list[dict[str, Any]],
+    per_page: int,
+    offset: int,
+    params: dict[str, str],
+) -> JSONResponse:
+    page = records[offset : offset + per_page]
+    headers = {}
+    if offset + per_page < len(records):
+        token = base64.urlsafe_b64encode(str(offset + per_page).encode()).decode()
+        query = urlencode({**params, "perPage": per_page, "nextPageToken": token})
+        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        headers["GS1-Next-Page-Token"] = token
+    return JSONResponse(
+        query_document([_result_event(r) for r in page]),
+        media_type="application/ld+json",
+        headers=headers,
+    )
+
+
+def create_router(node: Node) -> APIRouter:
+    router = APIRouter()
+    jobs = CaptureJobs()
+
+    def bearer(request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else None
+
+    async def capture_response(request: Request, single: bool) -> Response:
+        body, content_type = await _body(request)
+        document = parse_document(body, content_type)
+        job = await asyncio.to_thread(_capture, node, jobs, bearer(request), document, single)
+        return JSONResponse(
+            job.to_json(),
+            status_code=202,
+            headers={"Location": f"/epcis/capture/{job.id}"},
+        )
+
+    @router.post("/capture", status_code=202)
+    async def capture(request: Request) -> Response:
+        """Capture an EPCISDocument (JSON, JSON-LD or XML), whole or not at all."""
+        return await capture_response(request, single=False)
+
+    @router.post("/events", status_code=202)
+    async def capture_event(request: Request) -> Response:
+        """Capture one event (with its @context)."""
+        return await capture_response(request, single=True)
+
+    @router.get("/capture")
+    def capture_jobs() -> list[dict[str, Any]]:
+        return [job.to_json() for job in jobs.all()]
+
+    @router.get("/capture/{capture_id}")
+    def capture_job(capture_id: str) -> dict[str, Any]:
+        return jobs.get(capture_id).to_json()
+
+    @router.get("/events")
+    def events(request: Request) -> Response:
+        """Simple event query: eventType, EQ_bizStep, MATCH_epc, GE_eventTime, ..."""
+        params = dict(request.query_params)
+        per_page, offset = _page(params)
+        records = select_events(node.state(), params)
+        return _events_response(request, records, per_page, offset, params)
+
+    @router.get("/events/{event_id:path}")
+    def event(event_id: str) -> Response:
+        record = find_event(node.state(), event_id)
+        if record is None:
+            raise OutOfRangeError(f"no event {event_id}")
+        return JSONResponse(
+            _result_event(record) | {"@context": RESULT_CONTEXT},
+            media_type="application/ld+json",
+        )
+
+    @router.get("/epcs/{epc:path}/events")
+    def epc_events(epc: str, request: Request) -> Response:
+        params = dict(request.query_params)
+        per_page, offset = _page(params)
+        records = select_events(node.state(), {**params, "MATCH_anyEPC": epc})
+        return _events_response(request, records, per_page, offset, params)
+
+    for path, field_name in [
+        ("eventTypes", "eventType"),
+        ("bizSteps", "bizStep"),
+        ("bizLocations", "bizLocation"),
+        ("readPoints", "readPoint"),
+        ("dispositions", "disposition"),
+    ]:
+        router.add_api_route(
+            f"/{path}",
+            functools.partial(_vocab, node, field_name),
+            methods=["GET"],
+            name=path,
+        )
+    return router
+
+
+def _vocab(node: Node, field_name: str) -> dict[str, Any]:
+    values = vocabulary(node.state(), field_name)
+    return {"type": "Collection", "member": values, "links": [quote(v, safe="") for v in values]}
+
+
+__all__ = ["EpcisDocumentError", "create_router"]

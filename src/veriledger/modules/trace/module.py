@@ -1,0 +1,636 @@
+"""The trace module: EPCIS 2.0 events on the ledger, with their indexes and queries.
+
+Each captured event is one transaction, signed by the member that performed the step.
+The rule checks what only the ledger can check (form and schema are checked before
+submission, in the EPCIS interface): no event twice (by its CBV 2.0 event hash, and
+by its ``eventID``), no ``eventTime`` in the future beyond a tolerance, a known
+business step, and that only the owner of a claimed GS1 company prefix commissions
+items of its GTINs. ``recordTime`` is the block time.
+
+State::
+
+    trace/event/<hash>                      {"event", "tx", "org", "member", "height"}
+    trace/event-id/<sha256 of eventID>      <hash>
+    trace/epc/<epc>/<time>/<hash>           role: epc | parent | child | input | output
+    trace/vocab/<field>/<value>             1   (bizSteps, dispositions, locations...)
+
+``<time>`` is the event time in milliseconds, zero-padded, so a prefix scan of one
+EPC returns its events in time order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from veriledger.chain.module import Context, Message, Module, Outcome, Rejection
+from veriledger.chain.state import StateView
+from veriledger.core.errors import BadInputError
+from veriledger.core.gs1 import (
+    canonicalize_digital_link,
+    digital_link_from_epc_uri,
+    element_strings_from_epc_uri,
+    parse_digital_link,
+)
+from veriledger.modules.trace import cbv
+from veriledger.modules.trace.event_hash import event_hash_id
+
+NAME = "trace"
+EVENT_TYPES = frozenset(
+    {
+        "ObjectEvent",
+        "AggregationEvent",
+        "TransactionEvent",
+        "TransformationEvent",
+        "AssociationEvent",
+    }
+)
+FUTURE_TOLERANCE_MS = 10 * 60 * 1000
+
+NOT_AN_EVENT = 1
+MALFORMED_EVENT = 2
+DUPLICATE_EVENT = 3
+DUPLICATE_EVENT_ID = 4
+FUTURE_EVENT = 5
+UNKNOWN_BIZ_STEP = 6
+NOT_PREFIX_OWNER = 7
+ERRORS = {
+    NOT_AN_EVENT: "not an EPCIS 2.0 event type",
+    MALFORMED_EVENT: "the event cannot be read (time, identifiers or structure)",
+    DUPLICATE_EVENT: "the same event (same CBV 2.0 event hash) is already on the ledger",
+    DUPLICATE_EVENT_ID: "an event with this eventID is already on the ledger",
+    FUTURE_EVENT: "eventTime is in the future beyond the tolerance",
+    UNKNOWN_BIZ_STEP: "bizStep is neither a CBV 2.0 business step nor a URI",
+    NOT_PREFIX_OWNER: (
+        "only the organisation that claimed the GS1 company prefix may commission its items"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One EPCIS 2.0 event, as JSON (an element of an EPCISDocument's eventList)."""
+
+    event: dict[str, Any]
+
+
+def _reject(code: int, detail: str = "") -> Rejection:
+    return Rejection(NAME, code, detail or ERRORS[code])
+
+
+def event_time_ms(value: Any, field: str = "eventTime") -> int:
+    """Milliseconds since 1970 of an RFC 3339 timestamp (a time zone is required).
+
+    Raises:
+        BadInputError: not a timestamp with a time zone.
+    """
+    if not isinstance(value, str):
+        raise BadInputError(f"{field}: must be an RFC 3339 date-time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInputError(f"{field}: {value!r} is not an RFC 3339 date-time") from None
+    if parsed.tzinfo is None:
+        raise BadInputError(f"{field}: {value!r} has no time zone")
+    return int(parsed.timestamp() * 1000)
+
+
+def iso_ms(ms: int) -> str:
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _ids(items: Any) -> list[str]:
+    return [x for x in items if isinstance(x, str)] if isinstance(items, list) else []
+
+
+def _classes(items: Any) -> list[str]:
+    if not isinstance(items, list):
+        return []
+    return [
+        x["epcClass"] for x in items if isinstance(x, dict) and isinstance(x.get("epcClass"), str)
+    ]
+
+
+def identifiers(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every ``(identifier, role)`` an event is about: EPCs, classes, parents, inputs, outputs."""
+    for epc in _ids(event.get("epcList")) + _classes(event.get("quantityList")):
+        yield epc, "epc"
+    parent = event.get("parentID")
+    if isinstance(parent, str):
+        yield parent, "parent"
+    for child in _ids(event.get("childEPCs")) + _classes(event.get("childQuantityList")):
+        yield child, "child"
+    for item in _ids(event.get("inputEPCList")) + _classes(event.get("inputQuantityList")):
+        yield item, "input"
+    for item in _ids(event.get("outputEPCList")) + _classes(event.get("outputQuantityList")):
+        yield item, "output"
+
+
+def item_key(identifier: str) -> str:
+    """One spelling per item: EPC URNs and Digital Link URIs of the same GS1 key meet.
+
+    GS1 identifiers become their canonical Digital Link path (``https://id.gs1.org/01/
+    <gtin>/21/<serial>``, query attributes dropped: they describe, not identify);
+    anything else (private URIs, non-GS1 EPCs) is kept as given.
+    """
+    try:
+        if identifier.startswith(("urn:epc:id:", "urn:epc:class:")):
+            return digital_link_from_epc_uri(identifier).split("?", 1)[0]
+        if identifier.startswith(("https://", "http://")):
+            return canonicalize_digital_link(identifier).split("?", 1)[0]
+    except BadInputError:
+        pass
+    return identifier
+
+
+def key_id(hash_id: str) -> str:
+    """The 64 hex digits of an event hash ID (``ni:///sha-256;<hex>?ver=CBV2.0``), for keys."""
+    digest = hash_id.partition(";")[2].partition("?")[0]
+    if len(digest) == 64:
+        return digest
+    return hashlib.sha256(hash_id.encode()).hexdigest()
+
+
+def event_key(hash_id: str) -> str:
+    return f"trace/event/{key_id(hash_id)}"
+
+
+def epc_prefix(epc: str) -> str:
+    return f"trace/epc/{item_key(epc)}/"
+
+
+def _company_prefix_candidates(epc: str) -> list[str]:
+    """GS1 company prefixes an SGTIN may belong to, longest first."""
+    if epc.startswith("urn:epc:id:sgtin:"):
+        return [epc.removeprefix("urn:epc:id:sgtin:").split(".", 1)[0]]
+    marker = "/01/"
+    if epc.startswith("https://") and marker in epc:
+        gtin = epc.split(marker, 1)[1][:14]
+        if len(gtin) == 14 and gtin.isdigit():
+            return [gtin[1 : 1 + n] for n in range(12, 5, -1)]
+    return []
+
+
+LOT_KEYS = ("cbvmda:lotNumber", "urn:epcglobal:cbv:mda:lotNumber", "lotNumber")
+
+
+def _lot_number(event: Mapping[str, Any]) -> str | None:
+    """The lot an event's items were commissioned into (CBV master data in ``ilmd``)."""
+    ilmd = event.get("ilmd")
+    if isinstance(ilmd, dict):
+        for key in LOT_KEYS:
+            if isinstance(ilmd.get(key), str):
+                return str(ilmd[key])
+    return None
+
+
+def _gtin_of(identifier: str) -> str | None:
+    """The GTIN-14 of an item or class identifier, if it has one."""
+    key = item_key(identifier)
+    marker = "https://id.gs1.org/01/"
+    if key.startswith(marker) and key[len(marker) : len(marker) + 14].isdigit():
+        return key[len(marker) : len(marker) + 14]
+    return None
+
+
+def _lot_of(identifier: str) -> str | None:
+    """The lot an LGTIN class identifier names (``/01/<gtin>/10/<lot>``)."""
+    key = item_key(identifier)
+    head, sep, lot = key.partition("/10/")
+    return lot.split("/", 1)[0] if sep and head.startswith("https://id.gs1.org/01/") else None
+
+
+def _check_commissioning(state: StateView, event: Mapping[str, Any], ctx: Context) -> None:
+    for epc, role in identifiers(event):
+        if role not in ("epc", "output"):
+            continue
+        for prefix in _company_prefix_candidates(epc):
+            claim = state.get(f"catalog/prefix/{prefix}")
+            if claim is not None:
+                if claim["org"] != ctx.org:
+                    raise _reject(
+                        NOT_PREFIX_OWNER,
+                        f"{epc}: GS1 company prefix {prefix} belongs to {claim['org']}, "
+                        f"not {ctx.org}",
+                    )
+                break
+
+
+_DL_KEY = re.compile(r"/(00|01|253|255|401|402|414|417|8003|8004|8006|8010|8013|8017|8018)/")
+
+
+def check_identifiers(event: Mapping[str, Any]) -> None:
+    """Every GS1 identifier an event names must be valid (check digits, lengths).
+
+    EPC URNs are checked whole; ``https`` URIs only when their path carries a GS1
+    primary key, so private URIs stay allowed.
+
+    Raises:
+        BadInputError: naming the identifier and what is wrong with it.
+    """
+    for identifier, role in identifiers(event):
+        try:
+            if identifier.startswith("urn:epc:id:") or (
+                identifier.startswith("urn:epc:class:lgtin:")
+            ):
+                digital_link_from_epc_uri(identifier)
+                element_strings_from_epc_uri(identifier)
+            elif identifier.startswith(("https://", "http://")) and _DL_KEY.search(identifier):
+                parse_digital_link(identifier)
+        except BadInputError as exc:
+            raise BadInputError(f"{role} {identifier}: {exc.diagnostics()}") from None
+
+
+def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
+    """Record one EPCIS event, with ``recordTime`` set to the block time.
+
+    Raises:
+        Rejection: ``trace/1`` not an event type; ``trace/2`` unreadable event;
+            ``trace/3`` same event hash already recorded; ``trace/4`` same eventID;
+            ``trace/5`` eventTime beyond the tolerance into the future;
+            ``trace/6`` unknown bizStep; ``trace/7`` commissioning another
+            organisation's GTIN.
+    """
+    event = dict(msg.event)
+    if event.get("type") not in EVENT_TYPES:
+        raise _reject(NOT_AN_EVENT, f"type {event.get('type')!r} is not an EPCIS 2.0 event type")
+    try:
+        when = event_time_ms(event.get("eventTime"))
+        check_identifiers(event)
+        hash_id = event_hash_id(event)
+    except BadInputError as exc:
+        raise _reject(MALFORMED_EVENT, exc.diagnostics()) from None
+    if state.get(event_key(hash_id)) is not None:
+        raise _reject(DUPLICATE_EVENT, f"event {hash_id} is already on the ledger")
+    event_id = event.get("eventID")
+    writes: dict[str, Any] = {}
+    if isinstance(event_id, str) and event_id != hash_id:
+        id_key = f"trace/event-id/{hashlib.sha256(event_id.encode()).hexdigest()}"
+        if state.get(id_key) is not None:
+            raise _reject(DUPLICATE_EVENT_ID, f"eventID {event_id} is already on the ledger")
+        writes[id_key] = key_id(hash_id)
+    else:
+        event["eventID"] = hash_id
+    if when > ctx.block_time + FUTURE_TOLERANCE_MS:
+        raise _reject(
+            FUTURE_EVENT,
+            f"eventTime {event['eventTime']} is after the block time "
+            f"{iso_ms(ctx.block_time)} by more than {FUTURE_TOLERANCE_MS // 60000} minutes",
+        )
+    step = event.get("bizStep")
+    if step is not None:
+        word = cbv.bare(step, cbv.BIZ_STEPS_PREFIXES) if isinstance(step, str) else None
+        if word is None or (word not in cbv.BIZ_STEPS and ":" not in word):
+            raise _reject(UNKNOWN_BIZ_STEP, f"bizStep {step!r} is neither CBV 2.0 nor a URI")
+        if word == "commissioning":
+            _check_commissioning(state, event, ctx)
+    event["recordTime"] = iso_ms(ctx.block_time)
+    writes[event_key(hash_id)] = {
+        "event": event,
+        "tx": ctx.tx_id,
+        "org": ctx.org,
+        "member": ctx.member,
+        "height": ctx.block_height,
+    }
+    lot = _lot_number(event)
+    if lot is not None:
+        for epc, role in identifiers(event):
+            gtin = _gtin_of(epc)
+            if role in ("epc", "output") and gtin is not None:
+                writes[f"trace/lot/{gtin}/{lot}/{item_key(epc)}"] = 1
+                writes[f"trace/item-lot/{item_key(epc)}"] = lot
+    stamp = f"{max(when, 0):015d}"
+    for epc, role in identifiers(event):
+        writes[f"{epc_prefix(epc)}{stamp}/{key_id(hash_id)}"] = role
+    for field in ("bizStep", "disposition"):
+        if isinstance(event.get(field), str):
+            writes[f"trace/vocab/{field}/{event[field]}"] = 1
+    for field in ("bizLocation", "readPoint"):
+        where = event.get(field)
+        if isinstance(where, dict) and isinstance(where.get("id"), str):
+            writes[f"trace/vocab/{field}/{where['id']}"] = 1
+    writes[f"trace/vocab/eventType/{event['type']}"] = 1
+    return Outcome(
+        writes, ({"type": "trace.captured", "event": hash_id, "eventType": event["type"]},)
+    )
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def stored_event(state: StateView, key: str) -> dict[str, Any] | None:
+    """The stored record of an event, by hash ID or its key id."""
+    record = state.get(f"trace/event/{key_id(key) if ';' in key else key}")
+    return None if record is None else dict(record)
+
+
+def find_event(state: StateView, event_id: str) -> dict[str, Any] | None:
+    """An event by its eventID: a hash ID directly, any other ID through its index."""
+    record = stored_event(state, event_id) if event_id.startswith("ni:///") else None
+    if record is None:
+        key = state.get(f"trace/event-id/{hashlib.sha256(event_id.encode()).hexdigest()}")
+        record = stored_event(state, key) if isinstance(key, str) else None
+    return record
+
+
+def events_for(state: StateView, epc: str) -> list[tuple[str, str]]:
+    """``(key id, role)`` of the events naming ``epc``, in event-time order."""
+    prefix = epc_prefix(epc)
+    return [(key.rsplit("/", 1)[1], role) for key, role in state.scan(prefix)]
+
+
+def history(state: StateView, epc: str, depth: int = 8) -> list[dict[str, Any]]:
+    """Every event of an item, including those of its containers while it was inside.
+
+    Aggregation ``ADD`` with the item as a child puts it in the parent from that event's
+    time; ``DELETE`` takes it out. The parent's own events in between (shipping a
+    pallet, clearing a container) are the item's too, recursively up to ``depth``.
+    """
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    _collect(state, epc, 0, 2**63, depth, seen, out)
+    out.sort(key=lambda r: event_time_ms(r["event"].get("eventTime")))
+    return out
+
+
+def _collect(
+    state: StateView,
+    epc: str,
+    start: int,
+    end: int,
+    depth: int,
+    seen: set[str],
+    out: list[dict[str, Any]],
+) -> None:
+    entered: dict[str, int] = {}
+    for hash_id, role in events_for(state, epc):
+        record = stored_event(state, hash_id)
+        if record is None:
+            continue
+        event = record["event"]
+        when = event_time_ms(event.get("eventTime"))
+        if not start <= when <= end:
+            continue
+        if hash_id not in seen:
+            seen.add(hash_id)
+            out.append({**record, "via": None if role != "child" else event.get("parentID")})
+        parent = event.get("parentID")
+        if role == "child" and event.get("type") == "AggregationEvent" and isinstance(parent, str):
+            if event.get("action") in ("ADD", "OBSERVE"):
+                entered.setdefault(parent, when)
+            elif event.get("action") == "DELETE" and parent in entered and depth > 0:
+                _collect(state, parent, entered.pop(parent), when, depth - 1, seen, out)
+    if depth > 0:
+        for parent, since in entered.items():
+            _collect(state, parent, since, end, depth - 1, seen, out)
+
+
+def query_history(state: StateView, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    return history(state, params.get("epc", ""))
+
+
+def vocabulary(state: StateView, field: str) -> list[str]:
+    prefix = f"trace/vocab/{field}/"
+    return [key[len(prefix) :] for key, _ in state.scan(prefix)]
+
+
+# --- recalls and trace back / forward ------------------------------------------------------
+
+RECALL_SCOPE = 8
+NOT_RECALL_AUTHORITY = 9
+ERRORS[RECALL_SCOPE] = "a recall names exactly one of: a lot (gtin and lot), a gtin, or items"
+ERRORS[NOT_RECALL_AUTHORITY] = "only a regulator or the GTIN's brand owner may recall it"
+
+
+@dataclass(frozen=True)
+class Recall:
+    """Recall a lot, a whole GTIN, or a list of items; derived items are affected too."""
+
+    reason: str
+    gtin: str = ""
+    lot: str = ""
+    items: list[str] | None = None
+
+
+def _recall_scope(msg: Recall) -> tuple[str, str]:
+    if msg.items:
+        if msg.gtin or msg.lot:
+            raise _reject(RECALL_SCOPE)
+        return "items", ""
+    if not msg.gtin.isdigit() or len(msg.gtin) not in (8, 12, 13, 14):
+        raise _reject(RECALL_SCOPE, f"{ERRORS[RECALL_SCOPE]}; gtin {msg.gtin!r} is not a GTIN")
+    return ("lot" if msg.lot else "gtin"), msg.gtin.zfill(14)
+
+
+def recall(state: StateView, msg: Recall, ctx: Context) -> Outcome:
+    """Record a recall by a regulator, or by the brand that owns the recalled GTINs.
+
+    Raises:
+        Rejection: ``trace/8`` not exactly one scope; ``trace/9`` the signer's
+            organisation is neither a regulator nor the owner of the GTINs' prefix.
+    """
+    kind, gtin = _recall_scope(msg)
+    gtins = {gtin} if gtin else {g for g in (_gtin_of(i) for i in msg.items or []) if g}
+    if ctx.org_kind != "regulator":
+        for each in gtins or {""}:
+            owner = next(
+                (
+                    state.get(f"catalog/prefix/{each[1 : 1 + n]}")
+                    for n in range(12, 3, -1)
+                    if each and state.get(f"catalog/prefix/{each[1 : 1 + n]}") is not None
+                ),
+                None,
+            )
+            if owner is None or owner["org"] != ctx.org:
+                raise _reject(NOT_RECALL_AUTHORITY, f"{ctx.org} may not recall GTIN {each or '?'}")
+    recall_id = ctx.tx_id[:16]
+    record = {
+        "id": recall_id,
+        "kind": kind,
+        "gtin": gtin,
+        "lot": msg.lot,
+        "items": msg.items or [],
+        "reason": msg.reason,
+        "org": ctx.org,
+        "time": iso_ms(ctx.block_time),
+        "height": ctx.block_height,
+        "tx": ctx.tx_id,
+    }
+    writes: dict[str, Any] = {f"trace/recall/{recall_id}": record}
+    if kind == "items":
+        for item in msg.items or []:
+            writes[f"trace/recalled/item/{item_key(item)}/{recall_id}"] = 1
+    elif kind == "lot":
+        writes[f"trace/recalled/lot/{gtin}/{msg.lot}/{recall_id}"] = 1
+    else:
+        writes[f"trace/recalled/gtin/{gtin}/{recall_id}"] = 1
+    return Outcome(writes, ({"type": "trace.recalled", "recall": recall_id, "kind": kind},))
+
+
+def _transformation_outputs(state: StateView, item: str) -> list[str]:
+    out: list[str] = []
+    for key, role in events_for(state, item):
+        if role != "input":
+            continue
+        record = stored_event(state, key)
+        if record is not None:
+            out += [i for i, r in identifiers(record["event"]) if r == "output"]
+    return out
+
+
+def _transformation_inputs(state: StateView, item: str) -> list[str]:
+    out: list[str] = []
+    for key, role in events_for(state, item):
+        if role != "output":
+            continue
+        record = stored_event(state, key)
+        if record is not None:
+            out += [i for i, r in identifiers(record["event"]) if r == "input"]
+    return out
+
+
+def lot_items(state: StateView, gtin: str, lot: str) -> list[str]:
+    prefix = f"trace/lot/{gtin}/{lot}/"
+    return [key[len(prefix) :] for key, _ in state.scan(prefix)]
+
+
+def trace_forward(state: StateView, roots: list[str], limit: int = 1_000_000) -> list[str]:
+    """Every item derived from ``roots`` (items, or LGTIN classes: a lot's items join),
+    through transformations, breadth first."""
+    seen: dict[str, None] = {}
+    queue = [item_key(r) for r in roots]
+    while queue and len(seen) < limit:
+        item = queue.pop(0)
+        if item in seen:
+            continue
+        seen[item] = None
+        lot, gtin = _lot_of(item), _gtin_of(item)
+        if lot is not None and gtin is not None:
+            queue += lot_items(state, gtin, lot)
+        queue += [item_key(o) for o in _transformation_outputs(state, item)]
+    return list(seen)
+
+
+def trace_back(state: StateView, item: str, limit: int = 100_000) -> list[str]:
+    """Every input an item was made from, recursively (its origins)."""
+    seen: dict[str, None] = {}
+    queue = [item_key(item)]
+    while queue and len(seen) < limit:
+        current = queue.pop(0)
+        if current in seen:
+            continue
+        seen[current] = None
+        queue += [item_key(i) for i in _transformation_inputs(state, current)]
+    seen.pop(item_key(item), None)
+    return list(seen)
+
+
+def recalls_affecting(state: StateView, item: str) -> list[dict[str, Any]]:
+    """The recalls that apply to an item: its own, its GTIN's, its lot's, or any origin's."""
+    found: dict[str, dict[str, Any]] = {}
+    for each in [item_key(item), *trace_back(state, item)]:
+        prefixes = [f"trace/recalled/item/{each}/"]
+        gtin = _gtin_of(each)
+        if gtin is not None:
+            prefixes.append(f"trace/recalled/gtin/{gtin}/")
+            for lot in {_lot_of(each), _item_lot(state, each)} - {None}:
+                prefixes.append(f"trace/recalled/lot/{gtin}/{lot}/")
+        for prefix in prefixes:
+            for key, _ in state.scan(prefix):
+                recall_id = key.rsplit("/", 1)[1]
+                record = state.get(f"trace/recall/{recall_id}")
+                if record is not None:
+                    found[recall_id] = record
+    return list(found.values())
+
+
+def _item_lot(state: StateView, item: str) -> str | None:
+    value = state.get(f"trace/item-lot/{item}")
+    return value if isinstance(value, str) else None
+
+
+def recall_report(state: StateView, recall_id: str) -> list[dict[str, Any]]:
+    """Every affected item with its last custodian and location."""
+    record = state.get(f"trace/recall/{recall_id}")
+    if record is None:
+        return []
+    if record["kind"] == "items":
+        roots = list(record["items"])
+    elif record["kind"] == "lot":
+        roots = [f"https://id.gs1.org/01/{record['gtin']}/10/{record['lot']}"]
+    else:
+        roots = _gtin_identifiers(state, record["gtin"])
+    rows = []
+    for item in trace_forward(state, roots):
+        if _lot_of(item) is not None and item not in [item_key(i) for i in record["items"]]:
+            continue  # a lot class stands for its items, which are listed themselves
+        last = _last_event(state, item)
+        rows.append(
+            {
+                "item": item,
+                "last_event_time": last["event"]["eventTime"] if last else None,
+                "last_custodian": last["org"] if last else None,
+                "last_location": _where(last["event"]) if last else None,
+            }
+        )
+    return rows
+
+
+def _gtin_identifiers(state: StateView, gtin: str) -> list[str]:
+    """Every item or class of a GTIN that some event names."""
+    prefix = f"trace/epc/https://id.gs1.org/01/{gtin}/"
+    found: dict[str, None] = {}
+    for key, _ in state.scan(prefix):
+        # trace/epc/<item>/<stamp>/<key id>: the item is everything before the last two parts
+        found[key[len("trace/epc/") :].rsplit("/", 2)[0]] = None
+    return list(found)
+
+
+def _last_event(state: StateView, item: str) -> dict[str, Any] | None:
+    latest = None
+    for key, _ in events_for(state, item):
+        latest = key
+    return stored_event(state, latest) if latest is not None else None
+
+
+def _where(event: Mapping[str, Any]) -> str | None:
+    for field in ("bizLocation", "readPoint"):
+        where = event.get(field)
+        if isinstance(where, dict) and isinstance(where.get("id"), str):
+            return str(where["id"])
+    return None
+
+
+def query_recall_report(state: StateView, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    return recall_report(state, params.get("id", ""))
+
+
+MODULE = Module(
+    name=NAME,
+    messages=(
+        Message(
+            "trace.capture",
+            Capture,
+            capture,
+            doc="Capture one EPCIS 2.0 event signed by the member that performed it.",
+            checked_at_submission=True,
+        ),
+        Message(
+            "trace.recall",
+            Recall,
+            recall,
+            doc="A regulator or the brand owner recalls a lot, a GTIN or a list of items.",
+            checked_at_submission=True,
+        ),
+    ),
+    queries={"history": query_history, "recall-report": query_recall_report},
+    errors=ERRORS,
+)

@@ -1,0 +1,81 @@
+"""The EPCIS 2.0 REST binding: every official example captured and queried back, and refusals."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.shared_data import SHARED_DATA
+from veriledger.interfaces.http.app import create_app
+from veriledger.node.demo import create_demo
+from veriledger.node.node import Node
+
+EXAMPLES = SHARED_DATA / "epcis" / "examples"
+MANIFEST = json.loads((EXAMPLES / "manifest.json").read_text())
+FILES = [e["file"] for e in MANIFEST["examples"]]
+IGNORED = {"recordTime", "vl:receipt", "@context"}
+
+
+def _document(file: str) -> dict[str, Any]:
+    doc = json.loads((EXAMPLES / file).read_text())
+    if doc["type"] == "EPCISQueryDocument":  # capture the events a query document carries
+        events = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        doc = {
+            "@context": doc["@context"],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": doc["creationDate"],
+            "epcisBody": {"eventList": events},
+        }
+    return doc
+
+
+def _wait(http: TestClient, location: str) -> dict[str, Any]:
+    for _ in range(500):
+        job = http.get(location).json()
+        if not job["running"]:
+            return job
+        time.sleep(0.01)
+    raise AssertionError("capture job did not finish")
+
+
+def _same(stored: dict[str, Any], given: dict[str, Any]) -> None:
+    assert {k: v for k, v in stored.items() if k not in IGNORED} == {
+        k: v for k, v in given.items() if k not in IGNORED
+    }
+
+
+@pytest.mark.parametrize("file", FILES)
+def test_every_official_example_is_captured_and_queried_back(tmp_path: Path, file: str) -> None:
+    create_demo(tmp_path / "n", block_max_ms=5)
+    node = Node(tmp_path / "n", signature_workers=0)
+    try:
+        token = orjson.loads((tmp_path / "n" / "credentials.json").read_bytes())["aurora"][
+            "aurora/anna"
+        ]
+        with TestClient(create_app(node)) as http:
+            doc = _document(file)
+            response = http.post(
+                "/epcis/capture", json=doc, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 202, response.text
+            job = _wait(http, response.headers["location"])
+            assert job["success"], job
+            for given, event_id in zip(doc["epcisBody"]["eventList"], job["eventIDs"], strict=True):
+                found = http.get(f"/epcis/events/{quote(event_id, safe='')}")
+                assert found.status_code == 200, found.text
+                stored = found.json()
+                if "eventID" not in given:
+                    assert stored["eventID"].startswith("ni:///sha-256;")
+                assert stored["vl:receipt"].endswith("/receipt")
+                assert stored["recordTime"]
+                _same(stored, given | {"eventID": stored["eventID"]})
+    finally:
+        node.close()
