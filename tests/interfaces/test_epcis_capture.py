@@ -175,3 +175,37 @@ def test_refusals_list_every_error_and_store_nothing(
     # nothing of the refused documents is on the ledger: two good captures only
     time.sleep(0.1)
     assert demo_node.storage.counts()["transactions"] == before + 2
+
+
+def test_recall_report_downloads_as_csv(demo_url: str, demo_node: Node, token: str) -> None:
+    lot = uuid.uuid4().hex[:6]
+    items = [f"urn:epc:id:sgtin:4012345.000001.r{lot}{n}" for n in range(3)]
+    event = {
+        **_event("x"),
+        "epcList": items,
+        "ilmd": {"cbvmda:lotNumber": lot},
+        "bizLocation": {"id": "urn:epc:id:sgln:4012345.00010.0"},
+    }
+    assert _finish(demo_url, _capture(demo_url, token, _doc(event)))["success"]
+    creds = orjson.loads((demo_node.data_dir / "credentials.json").read_bytes())
+    regulator = creds["samr"]["samr/jun"]
+    response = httpx.post(
+        f"{demo_url}/api/v1/transactions",
+        params={"wait": True},
+        json={
+            "type": "trace.recall",
+            "body": {"reason": "stitching defect", "gtin": "04012345000016", "lot": lot},
+        },
+        headers={"Authorization": f"Bearer {regulator}"},
+    )
+    assert response.status_code == 200, response.text
+    recall_id = response.json()["id"][:16]
+    report = httpx.get(f"{demo_url}/api/v1/recalls/{recall_id}").json()
+    assert report["affected_count"] == 3
+    csv_text = httpx.get(f"{demo_url}/api/v1/recalls/{recall_id}/report.csv")
+    assert csv_text.headers["content-type"].startswith("text/csv")
+    lines = csv_text.text.splitlines()
+    assert lines[0] == "item,last_event_time,last_custodian,last_location"
+    assert len(lines) == 4 and all(
+        ",aurora,urn:epc:id:sgln:4012345.00010.0" in x for x in lines[1:]
+    )
