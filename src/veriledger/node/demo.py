@@ -16,6 +16,7 @@ from veriledger.core.encoding import b64encode
 from veriledger.core.keys import SignerKey
 from veriledger.node import datadir
 from veriledger.node.datadir import OrgSpec
+from veriledger.node.demo_journeys import journey_batches
 from veriledger.node.node import Node
 
 DEMO_CHAIN = "demo.veriledger.example/ledger"
@@ -304,4 +305,8 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
         if n == 2 and rotated is not None:
             node.keystore.replace(rotated)  # the node now signs for dara with the new key
             node.forget_member_key("swiftfreight/dara")
+            keys.pop("swiftfreight/dara", None)
+    for batch in journey_batches(tx):
+        for future in node.submit(batch):
+            committed += future.result(timeout=30).status == "committed"
     return committed

@@ -1,0 +1,208 @@
+"""The GS1 Digital Link resolver and the item view behind the consumer page.
+
+``/01/{gtin}/21/{serial}``, ``/01/{gtin}/10/{lot}``, ``/01/{gtin}``, ``/00/{sscc}`` and
+``/414/{gln}`` (with their key qualifiers and query attributes) are parsed strictly as
+GS1 Digital Link URIs: a wrong check digit or a malformed path is a 400 problem that
+names the AI. A browser gets the product's "ID card" page; an API client
+(``Accept: application/linkset+json`` or ``application/json``) gets an RFC 9264
+linkset; ``?linkType=<type>`` redirects to that one link, as resolvers do.
+
+``/api/v1/items?uri=<digital link>`` is the page's data: the product, whether its
+brand is verified, the journey (every event with organisation, place and time, and
+its receipt), the cross-border steps, and any recall.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from veriledger.chain.state import StateView
+from veriledger.core.errors import BadInputError
+from veriledger.core.gs1 import element_strings_from_epc_uri, parse_digital_link
+from veriledger.modules.catalog.module import prefix_owner
+from veriledger.modules.trace import cbv
+from veriledger.modules.trace.module import history, item_key, recalls_affecting
+from veriledger.node.node import Node
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+PRIMARY_KEYS = ("01", "00", "414", "8003", "8004", "8006", "8010", "8017", "8018", "253", "255")
+LINKSET = "application/linkset+json"
+VOC = "https://gs1.org/voc/"
+STEP_NAMES = {
+    "commissioning": ("Produced", "生产赋码"),
+    "packing": ("Packed", "装箱"),
+    "loading": ("Loaded into container", "装柜"),
+    "shipping": ("Shipped", "发运"),
+    "departing": ("Departed", "离港"),
+    "arriving": ("Arrived", "到港"),
+    "unloading": ("Unloaded", "卸货"),
+    "inspecting": ("Inspected by customs", "海关查验"),
+    "holding": ("Held", "暂扣"),
+    "storing": ("Stored in bonded warehouse", "保税仓储"),
+    "receiving": ("Received", "收货"),
+    "accepting": ("Accepted", "验收"),
+    "stocking": ("Stocked", "上架"),
+    "retail_selling": ("Sold", "售出"),
+    "transporting": ("In transit", "运输中"),
+    "unpacking": ("Unpacked", "拆箱"),
+    "customs_clearing": ("Cleared by customs", "海关放行"),
+}
+CUSTOMS_STEPS = frozenset({"inspecting", "holding", "storing", "customs_clearing"})
+PRIVATE_STEPS = "urn:veriledger:bizstep:"
+
+
+def _gln_of(location_id: str) -> str | None:
+    if location_id.startswith("urn:epc:id:sgln:"):
+        try:
+            return element_strings_from_epc_uri(location_id)[0].value
+        except BadInputError:
+            return None
+    if "/414/" in location_id:
+        return location_id.split("/414/", 1)[1][:13]
+    return None
+
+
+def _place(state: StateView, event: dict[str, Any]) -> dict[str, Any] | None:
+    for field in ("bizLocation", "readPoint"):
+        where = event.get(field)
+        if isinstance(where, dict) and isinstance(where.get("id"), str):
+            gln = _gln_of(where["id"])
+            location = state.get(f"catalog/location/{gln}") if gln else None
+            return {"id": where["id"], **(location or {})}
+    return None
+
+
+def item_view(node: Node, uri: str) -> dict[str, Any]:
+    """Everything the product page shows, from committed state.
+
+    Raises:
+        GS1Error: ``uri`` is not a valid GS1 Digital Link.
+    """
+    link = parse_digital_link(uri)
+    state = node.state()
+    key = item_key(link.canonical_uri())
+    gtin = next((e.value for e in link.element_strings if e.ai == "01"), None)
+    product = state.get(f"catalog/product/{gtin}") if gtin else None
+    owner = prefix_owner(state, gtin) if gtin else None
+    orgs = {o["id"]: o for _, o in state.scan("identity/org/")}
+    journey = []
+    for record in history(state, key):
+        event = record["event"]
+        step = cbv.bare(str(event.get("bizStep", "")), (*cbv.BIZ_STEPS_PREFIXES, PRIVATE_STEPS))
+        en, zh = STEP_NAMES.get(step, (step.replace("_", " ").capitalize(), step))
+        org = orgs.get(record["org"], {})
+        journey.append(
+            {
+                "step": step,
+                "label": {"en": en, "zh": zh},
+                "time": event.get("eventTime"),
+                "recordTime": event.get("recordTime"),
+                "type": event.get("type"),
+                "action": event.get("action"),
+                "disposition": cbv.bare(
+                    str(event.get("disposition", "")), cbv.DISPOSITIONS_PREFIXES
+                ),
+                "org": {"id": record["org"], "name": org.get("name"), "kind": org.get("kind")},
+                "place": _place(state, event),
+                "via": record.get("via"),
+                "crossBorder": org.get("kind") == "customs" or step in CUSTOMS_STEPS,
+                "eventID": event.get("eventID"),
+                "receipt": f"/api/v1/transactions/{record['tx']}/receipt",
+            }
+        )
+    recalls = [
+        {
+            "id": r["id"],
+            "reason": r["reason"],
+            "org": r["org"],
+            "time": r["time"],
+            "kind": r["kind"],
+        }
+        for r in recalls_affecting(state, key)
+    ]
+    return {
+        "uri": link.canonical_uri(),
+        "item": key,
+        "gtin": gtin,
+        "hri": link.hri,
+        "product": product,
+        "brand": {
+            "verified": owner is not None,
+            "org": owner[1] if owner else None,
+            "name": orgs.get(owner[1], {}).get("name") if owner else None,
+            "prefix": owner[0] if owner else None,
+        },
+        "journey": journey,
+        "recalls": recalls,
+        "policy": "/tlog/policy",
+        "quorum": node.policy.describe_quorum(),
+    }
+
+
+def linkset(node: Node, request: Request, uri: str) -> dict[str, Any]:
+    view_path = request.url.path
+    key = item_key(parse_digital_link(uri).canonical_uri())
+    links = {
+        f"{VOC}defaultLink": [{"href": view_path, "title": "Product ID card", "type": "text/html"}],
+        f"{VOC}pip": [{"href": view_path, "type": "text/html"}],
+        f"{VOC}epcis": [
+            {"href": f"/epcis/epcs/{quote(key, safe='')}/events", "type": "application/ld+json"}
+        ],
+        f"{VOC}traceability": [
+            {"href": f"/api/v1/items?uri={quote(uri, safe='')}", "type": "application/json"}
+        ],
+        f"{VOC}certificationInfo": [{"href": "/tlog/policy", "type": "text/plain"}],
+    }
+    return {"linkset": [{"anchor": parse_digital_link(uri).canonical_uri(), **links}]}
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return LINKSET in accept or ("application/json" in accept and "text/html" not in accept)
+
+
+def create_router(node: Node) -> APIRouter:
+    router = APIRouter()
+
+    async def resolve(request: Request, rest: str) -> Response:
+        base = str(request.base_url).rstrip("/")
+        uri = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        link = parse_digital_link(uri)  # 400 problem naming the AI when malformed
+        link_type = request.query_params.get("linkType")
+        if link_type and link_type != "all":
+            wanted = (
+                link_type if link_type.startswith("http") else VOC + link_type.removeprefix("gs1:")
+            )
+            targets = linkset(node, request, uri)["linkset"][0].get(wanted)
+            if not targets:
+                raise BadInputError(f"linkType: no {link_type} link for this item")
+            return RedirectResponse(targets[0]["href"], status_code=307)
+        if link_type == "all" or _wants_json(request):
+            return JSONResponse(
+                linkset(node, request, uri),
+                media_type=LINKSET,
+                headers={"Link": f'<{request.url.path}>; rel="linkset"'},
+            )
+        del link, rest
+        return FileResponse(WEB / "product.html", media_type="text/html")
+
+    for ai in PRIMARY_KEYS:
+        router.add_api_route(
+            f"/{ai}/{{rest:path}}",
+            resolve,
+            methods=["GET"],
+            include_in_schema=ai == "01",
+            name=f"resolve-{ai}",
+        )
+
+    @router.get("/api/v1/items")
+    def items(uri: str) -> dict[str, Any]:
+        """The product page's data for one GS1 Digital Link."""
+        return item_view(node, uri)
+
+    return router

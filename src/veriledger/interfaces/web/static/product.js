@@ -1,0 +1,164 @@
+// The product "ID card": the item's journey, its recall status, and a proof check of
+// every step done in this browser (tlog-verify.js), trusting nothing the server says
+// about the proofs themselves.
+import { verifyReceipt } from "./tlog-verify.js";
+
+const T = {
+  en: {
+    print: "Print", authenticity: "Is it genuine?", enterCode: "Scratch the label and enter the code",
+    check: "Check", journey: "Journey", crossBorder: "Cross-border", proof: "Proof",
+    checking: "Checking every step against the ledger in this browser…",
+    footer: "Each step is a signed entry in a consortium ledger; your browser checks its proof against a checkpoint cosigned by the organisations, trusting no server.",
+    verifiedBrand: "Brand verified", unverifiedBrand: "Brand not verified",
+    recalled: "RECALLED", by: "by", at: "at", customs: "Customs / bonded port",
+    proofOk: (n, q) => `✔ Verified: all ${n} steps are in the ledger, under a checkpoint cosigned by ${q}.`,
+    proofFail: (e) => `✘ A step failed verification: ${e}`,
+    noSteps: "No steps recorded yet.",
+  },
+  zh: {
+    print: "打印", authenticity: "是正品吗？", enterCode: "刮开标签涂层，输入验证码",
+    check: "查验", journey: "溯源旅程", crossBorder: "跨境信息", proof: "证明",
+    checking: "正在本浏览器中逐步核验账本证明…",
+    footer: "每一步都是联盟账本中由执行方签名的记录；您的浏览器根据各组织共同签署的检查点核验证明，不依赖任何服务器。",
+    verifiedBrand: "品牌已认证", unverifiedBrand: "品牌未认证",
+    recalled: "已召回", by: "执行方", at: "地点", customs: "海关 / 保税港",
+    proofOk: (n, q) => `✔ 已核验：全部 ${n} 个步骤均在账本中，检查点由 ${q} 共同签署。`,
+    proofFail: (e) => `✘ 有步骤核验失败：${e}`,
+    noSteps: "暂无记录。",
+  },
+};
+
+const $ = (s) => document.querySelector(s);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const params = new URLSearchParams(location.search);
+const wanted = params.get("lang") || navigator.language || "en";
+let lang = wanted.toLowerCase().startsWith("zh") ? "zh" : "en";
+let view = null;
+let proofState = null;
+
+function applyLanguage() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  for (const el of document.querySelectorAll("[data-i18n]")) {
+    const text = T[lang][el.dataset.i18n];
+    if (typeof text === "string") el.textContent = text;
+  }
+  $("#lang").textContent = lang === "zh" ? "English" : "中文";
+  if (view) render();
+}
+
+function uriOfThisPage() {
+  const url = new URL(location.href);
+  url.searchParams.delete("lang");
+  return url.origin + url.pathname + (url.search ? url.search : "");
+}
+
+function render() {
+  const t = T[lang];
+  const p = view.product || {};
+  $("#product-name").textContent = (lang === "zh" && p.name_zh) || p.name || view.hri;
+  $("#product-meta").textContent = [p.brand || view.brand.name, p.category, p.country_of_origin]
+    .filter(Boolean).join(" · ");
+  $("#hri").textContent = view.hri + (view.item.includes("/21/") ? "(21)" + view.item.split("/21/")[1] : "");
+  const brand = $("#brand-status");
+  brand.className = view.brand.verified ? "badge-ok" : "badge-warn";
+  brand.textContent = view.brand.verified ? `✔ ${t.verifiedBrand}: ${view.brand.name}` : `⚠ ${t.unverifiedBrand}`;
+  const banner = $("#recall-banner");
+  banner.hidden = view.recalls.length === 0;
+  banner.innerHTML = view.recalls.map((r) =>
+    `${t.recalled}: ${esc(r.reason)} (${esc(r.org)}, ${esc(r.time.slice(0, 10))})`).join("<br>");
+  const list = $("#journey");
+  list.innerHTML = view.journey.length ? view.journey.map((s, i) => {
+    const place = s.place ? ((lang === "zh" && s.place.name_zh) || s.place.name || s.place.id) : "";
+    const country = s.place && s.place.country ? ` (${esc(s.place.country)})` : "";
+    return `<li data-step="${esc(s.step)}" data-index="${i}" data-proof="${proofState?.[i] ?? "pending"}">
+      <strong>${esc(s.label[lang] || s.step)}</strong>
+      <div>${esc(t.by)} ${esc(s.org.name || s.org.id)}${place ? ` · ${esc(t.at)} ${esc(place)}${country}` : ""}</div>
+      <div class="when">${esc(new Date(s.time).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB"))}</div>
+      ${s.crossBorder ? `<div class="cb">${esc(t.customs)}</div>` : ""}
+    </li>`;
+  }).join("") : `<li>${t.noSteps}</li>`;
+  const cross = view.journey.filter((s) => s.crossBorder);
+  $("#cross-border").hidden = cross.length === 0;
+  $("#cross-border-list").innerHTML = cross.map((s) =>
+    `<li>${esc(s.label[lang])} — ${esc(s.org.name)}${s.place ? `, ${esc((lang === "zh" && s.place.name_zh) || s.place.name)}` : ""} (${esc(s.time.slice(0, 10))})</li>`).join("");
+}
+
+async function drawMap() {
+  const stops = [];
+  for (const s of view.journey) {
+    if (!s.place || !s.place.lat) continue;
+    const stop = { lat: Number(s.place.lat), lon: Number(s.place.lon), label: s.place.name, time: s.time };
+    const last = stops[stops.length - 1];
+    if (!last || last.lat !== stop.lat || last.lon !== stop.lon) stops.push(stop);
+  }
+  try {
+    const { drawJourney } = await import("./journey-map.js");
+    await drawJourney($("#map"), stops);
+  } catch (err) {
+    $("#map").hidden = stops.length === 0;
+    console.warn("map unavailable:", err.message);
+  }
+}
+
+async function verifyJourney() {
+  const status = $("#proof-status");
+  proofState = view.journey.map(() => "pending");
+  if (!view.journey.length) { status.dataset.status = "none"; return; }
+  try {
+    const policy = await (await fetch(view.policy)).text();
+    let quorum = "";
+    for (const [i, step] of view.journey.entries()) {
+      const receipt = await (await fetch(step.receipt)).text();
+      const result = await verifyReceipt(receipt, policy);
+      const entry = JSON.parse(new TextDecoder().decode(result.entry));
+      if (entry.type !== "trace.capture" || entry.body.event.eventTime !== step.time) {
+        throw new Error(`step ${i + 1}: the receipt proves another fact`);
+      }
+      proofState[i] = "ok";
+      quorum = `${result.cosigners.length} of ${result.quorum.match(/of (\d+)/)?.[1] ?? "?"} organisations (${result.cosigners.join(", ")})`;
+    }
+    status.dataset.status = "ok";
+    status.textContent = T[lang].proofOk(view.journey.length, quorum);
+  } catch (err) {
+    status.dataset.status = "fail";
+    status.textContent = T[lang].proofFail(err.message);
+    proofState = proofState.map((s) => (s === "ok" ? "ok" : "fail"));
+  }
+  render();
+}
+
+async function checkCode(event) {
+  event.preventDefault();
+  const out = $("#verdict");
+  const res = await fetch("/api/v1/items/verify", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ uri: view.uri, code: $("#code").value.trim() }),
+  });
+  const body = await res.json();
+  out.hidden = false;
+  out.dataset.verdict = body.verdict || "error";
+  out.textContent = body.message ? body.message[lang] || body.message.en : body.detail;
+}
+
+async function main() {
+  $("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLanguage(); });
+  $("#print").addEventListener("click", () => window.print());
+  const res = await fetch(`/api/v1/items?uri=${encodeURIComponent(uriOfThisPage())}`);
+  view = await res.json();
+  if (!res.ok) {
+    $("#product-name").textContent = view.detail || "Unknown item";
+    document.body.dataset.ready = "true";
+    return;
+  }
+  applyLanguage();
+  render();
+  if (view.authenticity) {
+    $("#authenticity").hidden = false;
+    $("#verify-form").addEventListener("submit", checkCode);
+  }
+  await drawMap();
+  document.body.dataset.ready = "true";
+  await verifyJourney();
+}
+
+main();

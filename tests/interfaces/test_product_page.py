@@ -1,0 +1,99 @@
+"""The consumer product page ("ID card") in Chromium, and the Digital Link resolver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.interfaces.browser import chromium
+
+RECALLED = "/01/04012345000016/21/1030"  # case 2: lot JKT-2611-2, recalled
+SOLD = "/01/04012345000016/21/1000"  # case 0: lot JKT-2611-1, sold
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
+
+
+def _open(browser: Any, url: str, lang: str = "en") -> Any:
+    page = browser.new_page(locale="en-GB")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{url}?lang={lang}")
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    page.wait_for_selector(
+        "#proof-status[data-status=ok], #proof-status[data-status=fail]", timeout=30_000
+    )
+    assert not errors, errors
+    return page
+
+
+@pytest.mark.slow
+def test_recalled_item_page(browser: Any, demo_url: str) -> None:
+    page = _open(browser, demo_url + RECALLED)
+    assert page.inner_text("#product-name") == "Alpine Shell Jacket"
+    assert "Brand verified" in page.inner_text("#brand-status")
+    assert page.is_visible("#recall-banner")
+    assert "choking hazard" in page.inner_text("#recall-banner")
+    steps = page.eval_on_selector_all("#journey li", "els => els.map(e => e.dataset.step)")
+    assert steps[0] == "commissioning" and "customs_clearing" in steps and steps[-1] == "stocking"
+    assert page.get_attribute("#proof-status", "data-status") == "ok", page.inner_text(
+        "#proof-status"
+    )
+    assert "cosigned by" in page.inner_text("#proof-status")
+    assert page.eval_on_selector_all("#journey li[data-proof=ok]", "els => els.length") == len(
+        steps
+    )
+    assert page.is_visible("#cross-border")
+    assert "Ningbo" in page.inner_text("#cross-border-list")
+    page.close()
+
+
+@pytest.mark.slow
+def test_sold_item_in_chinese(browser: Any, demo_url: str) -> None:
+    page = _open(browser, demo_url + SOLD, lang="zh")
+    assert page.inner_text("#product-name") == "高山冲锋衣"
+    assert not page.is_visible("#recall-banner")
+    assert "售出" in page.inner_text("#journey")
+    assert "已核验" in page.inner_text("#proof-status")
+    page.click("#lang")
+    assert page.inner_text("#product-name") == "Alpine Shell Jacket"
+    page.emulate_media(media="print")
+    assert not page.is_visible("#print")
+    page.close()
+
+
+def test_resolver_negotiates_and_refuses(demo_url: str) -> None:
+    html = httpx.get(demo_url + SOLD, headers={"Accept": "text/html"})
+    assert html.headers["content-type"].startswith("text/html")
+    links = httpx.get(demo_url + SOLD, headers={"Accept": "application/linkset+json"})
+    assert links.headers["content-type"] == "application/linkset+json"
+    linkset = links.json()["linkset"][0]
+    assert linkset["anchor"] == "https://id.gs1.org/01/04012345000016/21/1000"
+    assert "https://gs1.org/voc/epcis" in linkset
+    redirect = httpx.get(demo_url + SOLD + "?linkType=gs1:epcis", follow_redirects=False)
+    assert redirect.status_code == 307 and "/epcis/epcs/" in redirect.headers["location"]
+    lot_page = httpx.get(
+        demo_url + "/01/04012345000016/10/JKT-2611-2", headers={"Accept": "application/json"}
+    )
+    assert lot_page.status_code == 200
+    for bad, field in [
+        ("/01/04012345000017/21/1", "01"),
+        ("/01/0401234500001/21/1", "01"),
+        ("/00/12345", "00"),
+        ("/414/4012345000109", "414"),
+    ]:
+        r = httpx.get(demo_url + bad)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["field"] == field
+    item = httpx.get(
+        f"{demo_url}/api/v1/items", params={"uri": "https://id.gs1.org/01/04012345000016/21/1030"}
+    ).json()
+    assert [r["kind"] for r in item["recalls"]] == ["lot"]
+    assert item["journey"][0]["org"]["name"] == "Aurora Apparel GmbH"
