@@ -33,3 +33,19 @@ def ingest(
     from veriledger.interfaces.bench.log_bench import print_report
 
     print_report(run(count=count, batch=batch, seconds=seconds), markdown=markdown, title="ingest")
+
+
+@app.command("trace")
+def trace(
+    events: int = typer.Option(1_000_000, help="Stored events for the history and recall runs."),
+    capture: int = typer.Option(20_000, help="Events to capture through /epcis/capture."),
+    lot_items: int = typer.Option(100_000, help="Items in the recalled lot."),
+    markdown: bool = typer.Option(False, help="Print a Markdown table for docs/benchmarks.md."),
+) -> None:
+    """EPCIS capture, item history through aggregation, recall reports, the product page."""
+    from veriledger.interfaces.bench.log_bench import print_report
+    from veriledger.interfaces.bench.trace_bench import run
+
+    print_report(
+        run(events=events, capture=capture, lot_items=lot_items), markdown=markdown, title="trace"
+    )

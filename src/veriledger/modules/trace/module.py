@@ -20,6 +20,7 @@ EPC returns its events in time order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
@@ -33,7 +34,6 @@ from veriledger.core.errors import BadInputError
 from veriledger.core.gs1 import (
     canonicalize_digital_link,
     digital_link_from_epc_uri,
-    element_strings_from_epc_uri,
     parse_digital_link,
 )
 from veriledger.modules.trace import cbv
@@ -134,6 +134,13 @@ def identifiers(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield item, "output"
 
 
+@functools.lru_cache(maxsize=200_000)
+def _epc_digital_link(identifier: str) -> str:
+    """The Digital Link of an EPC URN, validating it whole (cached: EPCs repeat)."""
+    return digital_link_from_epc_uri(identifier)
+
+
+@functools.lru_cache(maxsize=200_000)
 def item_key(identifier: str) -> str:
     """One spelling per item: EPC URNs and Digital Link URIs of the same GS1 key meet.
 
@@ -143,7 +150,7 @@ def item_key(identifier: str) -> str:
     """
     try:
         if identifier.startswith(("urn:epc:id:", "urn:epc:class:")):
-            return digital_link_from_epc_uri(identifier).split("?", 1)[0]
+            return _epc_digital_link(identifier).split("?", 1)[0]
         if identifier.startswith(("https://", "http://")):
             return canonicalize_digital_link(identifier).split("?", 1)[0]
     except BadInputError:
@@ -238,15 +245,34 @@ def check_identifiers(event: Mapping[str, Any]) -> None:
     """
     for identifier, role in identifiers(event):
         try:
-            if identifier.startswith("urn:epc:id:") or (
-                identifier.startswith("urn:epc:class:lgtin:")
-            ):
-                digital_link_from_epc_uri(identifier)
-                element_strings_from_epc_uri(identifier)
+            if identifier.startswith(("urn:epc:id:", "urn:epc:class:lgtin:")):
+                _epc_digital_link(identifier)
             elif identifier.startswith(("https://", "http://")) and _DL_KEY.search(identifier):
                 parse_digital_link(identifier)
         except BadInputError as exc:
             raise BadInputError(f"{role} {identifier}: {exc.diagnostics()}") from None
+
+
+_HASHES: dict[str, str] = {}
+
+
+def _checked_hash(tx_id: str, event: Mapping[str, Any]) -> str:
+    """The identifier checks and event hash of a transaction's event, computed once.
+
+    Both are pure functions of the event, and a transaction's event never changes, so
+    the submission check and the block share the work through this memo (bounded).
+
+    Raises:
+        BadInputError: from the identifier checks or the hash.
+    """
+    cached = _HASHES.get(tx_id)
+    if cached is None:
+        check_identifiers(event)
+        cached = event_hash_id(event)
+        if len(_HASHES) > 100_000:
+            _HASHES.clear()
+        _HASHES[tx_id] = cached
+    return cached
 
 
 def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
@@ -264,8 +290,7 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
         raise _reject(NOT_AN_EVENT, f"type {event.get('type')!r} is not an EPCIS 2.0 event type")
     try:
         when = event_time_ms(event.get("eventTime"))
-        check_identifiers(event)
-        hash_id = event_hash_id(event)
+        hash_id = _checked_hash(ctx.tx_id, event)
     except BadInputError as exc:
         raise _reject(MALFORMED_EVENT, exc.diagnostics()) from None
     if state.get(event_key(hash_id)) is not None:

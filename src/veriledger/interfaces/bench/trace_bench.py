@@ -1,0 +1,257 @@
+"""``veriledger bench trace``: EPCIS capture, item history, recall and the product page.
+
+- Capture: EPCIS documents of 1,000 events POSTed to ``/epcis/capture`` of a real
+  ``veriledger serve`` process by two clients, until every event is committed;
+  reported as events/s and as a ratio to the raw Ed25519 verify rate (each event is
+  one signed transaction).
+- History and recall run on a ledger state of ``--events`` stored events, written
+  straight into SQLite with the trace module's key layout (building a million events
+  through capture would take the machine most of an hour and measure nothing new).
+- The product page is its data endpoint (``/api/v1/items``), the one a phone calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from veriledger.chain.storage import SqliteState, Storage
+from veriledger.interfaces.bench.ingest_bench import _raw_verify_rate
+from veriledger.interfaces.bench.log_bench import Row, _ms
+from veriledger.modules.trace.module import history, item_key, recall_report
+from veriledger.node.demo import create_demo, seed_demo
+from veriledger.node.node import Node
+
+CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    exe = Path(sys.executable).parent / "veriledger"
+    server = subprocess.Popen(  # noqa: S603 (our own console script)
+        [exe, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError("node did not start")
+
+
+def _documents(count: int, size: int) -> list[bytes]:
+    run = os.urandom(4).hex()
+    docs = []
+    for first in range(0, count, size):
+        events = [
+            {
+                "type": "ObjectEvent",
+                "eventTime": "2026-10-01T08:00:00.000+00:00",
+                "eventTimeZoneOffset": "+00:00",
+                "action": "OBSERVE",
+                "bizStep": "shipping",
+                "epcList": [f"urn:epc:id:sgtin:4012345.000001.b{run}{n}"],
+                "readPoint": {"id": "urn:epc:id:sgln:4012345.00010.0"},
+            }
+            for n in range(first, min(first + size, count))
+        ]
+        docs.append(
+            orjson.dumps(
+                {
+                    "@context": CONTEXT,
+                    "type": "EPCISDocument",
+                    "schemaVersion": "2.0",
+                    "creationDate": "2026-10-01T09:00:00Z",
+                    "epcisBody": {"eventList": events},
+                }
+            )
+        )
+    return docs
+
+
+def _capture(data_dir: Path, count: int) -> tuple[float, float, list[float]]:
+    token = orjson.loads((data_dir / "credentials.json").read_bytes())["aurora"]["aurora/ben"]
+    server, url = _serve(data_dir)
+    try:
+        docs = _documents(count, 1000)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}
+        with httpx.Client(base_url=url, timeout=300) as http:
+
+            def post(doc: bytes) -> str:
+                response = http.post("/epcis/capture", content=doc, headers=headers)
+                response.raise_for_status()
+                return str(response.headers["location"])
+
+            start = time.perf_counter()
+            with ThreadPoolExecutor(2) as clients:
+                jobs = list(clients.map(post, docs))
+            for job in jobs:
+                while http.get(job).json()["running"]:
+                    time.sleep(0.01)
+            elapsed = time.perf_counter() - start
+            uri = "https://id.gs1.org/01/04012345000016/21/1030"
+            page = []
+            for _ in range(300):
+                began = time.perf_counter()
+                http.get("/api/v1/items", params={"uri": uri}).raise_for_status()
+                page.append(time.perf_counter() - began)
+
+            def hit(_: int) -> None:
+                http.get("/api/v1/items", params={"uri": uri})
+
+            began = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(hit, range(800)))
+            page_rate = 800 / (time.perf_counter() - began)
+        return count / elapsed, page_rate, page
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _synthetic_state(path: Path, events: int, lot_items: int, hops: int) -> tuple[str, str]:
+    """A state of ``events`` events in the trace key layout, with one item whose history
+    crosses ``hops`` aggregation levels and one lot of ``lot_items`` items."""
+    storage = Storage(path)
+    rng = random.Random(7)
+    gtin = "04012345000016"
+    item = f"https://id.gs1.org/01/{gtin}/21/deep"
+    rows: list[tuple[str, bytes]] = []
+
+    def put(key: str, value: Any) -> None:
+        rows.append((key, orjson.dumps(value)))
+
+    def event(n: int, epcs: list[str], parent: str | None, kind: str, when: int) -> None:
+        digest = hashlib.sha256(f"e{n}".encode()).hexdigest()
+        body: dict[str, Any] = {
+            "type": kind,
+            "eventTime": f"2026-{1 + when // 28 % 12:02d}-{1 + when % 28:02d}T00:00:00Z",
+            "action": "ADD" if parent else "OBSERVE",
+            "bizStep": "packing" if parent else "shipping",
+            "eventID": f"ni:///sha-256;{digest}?ver=CBV2.0",
+        }
+        if parent:
+            body |= {"parentID": parent, "childEPCs": epcs}
+        else:
+            body["epcList"] = epcs
+        put(
+            f"trace/event/{digest}",
+            {"event": body, "tx": digest, "org": "aurora", "member": "a", "height": 1},
+        )
+        stamp = f"{(when + 1) * 86_400_000:015d}"
+        for epc in epcs:
+            put(f"trace/epc/{item_key(epc)}/{stamp}/{digest}", "child" if parent else "epc")
+        if parent:
+            put(f"trace/epc/{item_key(parent)}/{stamp}/{digest}", "parent")
+
+    chain = [item] + [f"https://id.gs1.org/00/04012345{n:09d}0" for n in range(hops)]
+    n = 0
+    for level in range(hops):  # item -> container 1 -> ... -> container hops
+        event(n, [chain[level]], chain[level + 1], "AggregationEvent", level)
+        n += 1
+        event(n, [chain[level + 1]], None, "ObjectEvent", level)
+        n += 1
+    for i in range(lot_items):
+        put(f"trace/lot/{gtin}/BIG/https://id.gs1.org/01/{gtin}/21/L{i}", 1)
+    put(
+        "trace/recall/r1",
+        {
+            "id": "r1",
+            "kind": "lot",
+            "gtin": gtin,
+            "lot": "BIG",
+            "items": [],
+            "reason": "bench",
+            "org": "samr",
+            "time": "2026-01-01T00:00:00Z",
+        },
+    )
+    while n < events:
+        event(
+            n,
+            [f"https://id.gs1.org/01/{gtin}/21/x{rng.randrange(events)}"],
+            None,
+            "ObjectEvent",
+            n % 300,
+        )
+        n += 1
+        if len(rows) > 100_000:
+            with storage.block_transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", rows)
+            rows.clear()
+    with storage.block_transaction() as db:
+        db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", rows)
+    storage.close()
+    return item, "r1"
+
+
+def run(
+    events: int = 1_000_000, capture: int = 20_000, lot_items: int = 100_000, seconds: float = 2.0
+) -> list[Row]:
+    raw = _raw_verify_rate(seconds)
+    rows = [Row("baseline: raw Ed25519 verify, one core (PyNaCl)", f"{raw:,.0f}/s", "1.00")]
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "node"
+        create_demo(data_dir, block_max_ms=50)
+        node = Node(data_dir)
+        seed_demo(node, rounds=1)
+        node.close()
+        rate, page_rate, page = _capture(data_dir, capture)
+        rows.append(
+            Row(
+                "EPCIS capture, documents of 1,000 events, 2 clients",
+                f"{rate:,.0f} events/s",
+                f"{rate / raw:.2f} of raw verify",
+            )
+        )
+        rows.append(Row("product page data (/api/v1/items), 8 clients", f"{page_rate:,.0f} req/s"))
+        rows.append(Row("product page data, one client, latency", _ms(page)))
+        db = Path(tmp) / "synthetic.sqlite"
+        item, recall_id = _synthetic_state(db, events, lot_items, hops=20)
+        storage = Storage(db)
+        state = SqliteState(storage.reader())
+        times = []
+        for _ in range(200):
+            began = time.perf_counter()
+            found = history(state, item, depth=25)
+            times.append(time.perf_counter() - began)
+        rows.append(
+            Row(
+                f"item history through 20 aggregation levels ({len(found)} events) "
+                f"at {events:,} events",
+                _ms(times),
+            )
+        )
+        began = time.perf_counter()
+        report = recall_report(state, recall_id)
+        rows.append(
+            Row(
+                f"recall report of a lot of {len(report):,} items",
+                f"{time.perf_counter() - began:.2f} s",
+            )
+        )
+        storage.close()
+    return rows
