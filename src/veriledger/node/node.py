@@ -60,7 +60,7 @@ from veriledger.log.tile_reader import TileReader
 from veriledger.log.tiled_log import TiledLog
 from veriledger.log.tlog_proof import TlogProof
 from veriledger.log.verify import verify_consistency
-from veriledger.modules import catalog, identity, notary
+from veriledger.modules import authenticity, catalog, identity, notary
 from veriledger.modules.trace import module as trace_module
 from veriledger.node import datadir
 from veriledger.node.engine import LocalEngine, OrderingEngine
@@ -71,6 +71,7 @@ DEFAULT_MODULES: tuple[Module, ...] = (
     notary.MODULE,
     catalog.MODULE,
     trace_module.MODULE,
+    authenticity.MODULE,
 )
 
 

@@ -13,7 +13,7 @@ import typer
 
 from veriledger import __version__
 from veriledger.core.errors import BadInputError, VeriledgerError
-from veriledger.interfaces.cli import bench, keys, node_commands, verify
+from veriledger.interfaces.cli import bench, keys, labels, node_commands, verify
 
 app = typer.Typer(
     name="veriledger",
@@ -31,6 +31,7 @@ app.command("demo")(node_commands.demo)
 app.command("submit")(node_commands.submit)
 app.command("proof")(node_commands.proof)
 app.command("verify-ledger")(node_commands.verify_ledger)
+app.command("labels")(labels.labels)
 
 _state = {"verbose": False}
 
