@@ -97,3 +97,36 @@ def test_resolver_negotiates_and_refuses(demo_url: str) -> None:
     ).json()
     assert [r["kind"] for r in item["recalls"]] == ["lot"]
     assert item["journey"][0]["org"]["name"] == "Aurora Apparel GmbH"
+
+
+def _codes(demo_node: Any) -> dict[str, str]:
+    lines = (demo_node.data_dir / "item-codes.csv").read_text().splitlines()[1:]
+    return {line.split(",")[1]: line.split(",")[2] for line in lines}
+
+
+@pytest.mark.slow
+def test_genuine_and_cloned_verdicts_and_the_map(
+    browser: Any, demo_url: str, demo_node: Any
+) -> None:
+    codes = _codes(demo_node)
+    page = _open(browser, demo_url + "/01/04012345000016/21/1012")
+    assert page.is_visible("#authenticity")
+    page.fill("#code", codes["1012"])
+    page.click("#verify-form button")
+    page.wait_for_selector("#verdict:not([hidden])")
+    assert page.get_attribute("#verdict", "data-verdict") == "genuine-first"
+    assert "Genuine" in page.inner_text("#verdict")
+    # the journey map: Stuttgart, Singapore, Ningbo, Shanghai
+    assert page.get_attribute("#map", "data-stops") == "4"
+    assert set(page.get_attribute("#map", "data-countries").split(",")) >= {"DE", "SG", "CN"}
+    page.close()
+    clone = _open(browser, demo_url + "/01/04012345000016/21/1001", lang="zh")
+    clone.fill("#code", codes["1001"])
+    clone.click("#verify-form button")
+    clone.wait_for_selector("#verdict:not([hidden])")
+    assert clone.get_attribute("#verdict", "data-verdict") == "suspected-clone"
+    assert "仿冒" in clone.inner_text("#verdict") and "Shanghai" in clone.inner_text("#verdict")
+    clone.fill("#code", "WRONGCODE234")
+    clone.click("#verify-form button")
+    clone.wait_for_function("document.querySelector('#verdict').dataset.verdict === 'unknown-code'")
+    clone.close()

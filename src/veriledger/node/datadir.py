@@ -35,6 +35,8 @@ DATABASE = "ledger.sqlite"
 KEYS = "keys"
 TOKENS = "api-tokens.json"
 CREDENTIALS = "credentials.json"
+GATEWAY = "gateway.json"
+"""``{"member": "<org>/<name>"}``: the member consumer scans are relayed as."""
 
 
 def cosigner_name(chain: str, org: str) -> str:

@@ -7,6 +7,7 @@ running the demo sees.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,11 @@ from pathlib import Path
 from veriledger.chain.transactions import Transaction, sign_transaction
 from veriledger.core.encoding import b64encode
 from veriledger.core.keys import SignerKey
+from veriledger.modules.authenticity.codes import make_items
+from veriledger.modules.authenticity.module import code_hash
 from veriledger.node import datadir
 from veriledger.node.datadir import OrgSpec
-from veriledger.node.demo_journeys import journey_batches
+from veriledger.node.demo_journeys import all_items, journey_batches, serial_of
 from veriledger.node.node import Node
 
 DEMO_CHAIN = "demo.veriledger.example/ledger"
@@ -306,7 +309,49 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
             node.keystore.replace(rotated)  # the node now signs for dara with the new key
             node.forget_member_key("swiftfreight/dara")
             keys.pop("swiftfreight/dara", None)
-    for batch in journey_batches(tx):
+    registrations, secret = make_items(JACKET, [serial_of(i) for i in all_items()])
+    _write_codes(node.data_dir, secret)
+    for batch in journey_batches(tx, registrations):
         for future in node.submit(batch):
             committed += future.result(timeout=30).status == "committed"
+    # A copied label: the code of jacket 1001 is checked by its buyer in Shanghai, then
+    # again in Guangzhou, where a counterfeit carries the same printed code.
+    code = secret[CLONED_SERIAL]
+    for place, country, lat, lon in (
+        ("Shanghai", "CN", "31.2304", "121.4737"),
+        ("Guangzhou", "CN", "23.1291", "113.2644"),
+    ):
+        scan = {
+            "gtin": JACKET,
+            "serial": CLONED_SERIAL,
+            "scanner": f"demo-{place.lower()}",
+            "code_hash": code_hash(
+                base64.b64decode(
+                    next(r["salt"] for r in registrations if r["serial"] == CLONED_SERIAL)
+                ),
+                JACKET,
+                CLONED_SERIAL,
+                code,
+            ),
+            "country": country,
+            "lat": lat,
+            "lon": lon,
+            "place": place,
+        }
+        for future in node.submit([tx("aurora/anna", "authenticity.scan", scan)]):
+            committed += future.result(timeout=30).status == "committed"
     return committed
+
+
+JACKET = "04012345000016"
+CLONED_SERIAL = "1001"
+CODES_FILE = "item-codes.csv"
+
+
+def _write_codes(path: Path, secret: dict[str, str]) -> None:
+    """The printed codes, for people trying the demo (a brand keeps these offline)."""
+    lines = ["gtin,serial,code,url"] + [
+        f"{JACKET},{serial},{code},/01/{JACKET}/21/{serial}" for serial, code in secret.items()
+    ]
+    (path / CODES_FILE).write_text("\n".join(lines) + "\n")
+    (path / datadir.GATEWAY).write_text('{"member": "aurora/anna"}\n')

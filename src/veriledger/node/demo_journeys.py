@@ -39,6 +39,14 @@ def items(case: int) -> list[str]:
     return [f"{GTIN_PREFIX}{1000 + case * PER_CASE + i}" for i in range(PER_CASE)]
 
 
+def all_items() -> list[str]:
+    return [i for c in range(CASES) for i in items(c)]
+
+
+def serial_of(epc: str) -> str:
+    return epc.rsplit(".", 1)[1]
+
+
 def case_id(case: int) -> str:
     return f"urn:epc:id:sscc:4012345.{100 + case:010d}"
 
@@ -60,8 +68,9 @@ def _event(kind: str, day: int, hour: int, where: str, step: str, **fields: Any)
     }
 
 
-def journey_batches(sign: Signer) -> list[list[Transaction]]:
-    """The story as batches, one block each, in order."""
+def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Transaction]]:
+    """The story as batches, one block each, in order; ``codes`` are the items'
+    registrations (salted hashes), in the order of :func:`all_items`."""
 
     def capture(member: str, event: dict[str, Any]) -> Transaction:
         return sign(member, "trace.capture", {"event": event})
@@ -334,6 +343,16 @@ def journey_batches(sign: Signer) -> list[list[Transaction]]:
                     disposition="retail_sold",
                 ),
             ),
+        ]
+    )
+    batches.append(
+        [
+            sign(
+                "aurora/anna",
+                "authenticity.register_codes",
+                {"gtin": "04012345000016", "items": codes[c * PER_CASE : (c + 1) * PER_CASE]},
+            )
+            for c in range(CASES)
         ]
     )
     batches.append(

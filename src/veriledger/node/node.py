@@ -435,6 +435,20 @@ class Node:
             self._member_keys[member] = key
         return key
 
+    def gateway_member(self) -> str:
+        """The member this node relays consumer scans as (``gateway.json``).
+
+        Raises:
+            BadInputError: the node is not configured as a consumer gateway.
+        """
+        path = self.data_dir / datadir.GATEWAY
+        if not path.exists():
+            raise BadInputError("this node relays no consumer scans (no gateway.json)")
+        member = orjson.loads(path.read_bytes()).get("member")
+        if not isinstance(member, str):
+            raise BadInputError("gateway.json names no member")
+        return member
+
     def forget_member_key(self, member: str) -> None:
         """Drop a cached member key (after the keystore's copy was rotated)."""
         self._member_keys.pop(member, None)

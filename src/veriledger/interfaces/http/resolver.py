@@ -14,16 +14,23 @@ its receipt), the cross-border steps, and any recall.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from veriledger.chain.state import StateView
+from veriledger.chain.transactions import sign_transaction
 from veriledger.core.errors import BadInputError
 from veriledger.core.gs1 import element_strings_from_epc_uri, parse_digital_link
+from veriledger.modules.authenticity.module import code_hash, item_record_key
 from veriledger.modules.catalog.module import prefix_owner
 from veriledger.modules.trace import cbv
 from veriledger.modules.trace.module import history, item_key, recalls_affecting
@@ -75,6 +82,14 @@ def _place(state: StateView, event: dict[str, Any]) -> dict[str, Any] | None:
             location = state.get(f"catalog/location/{gln}") if gln else None
             return {"id": where["id"], **(location or {})}
     return None
+
+
+def _registered(state: StateView, link: Any) -> bool:
+    """Whether the brand registered a verification code for this serialised item."""
+    values = {e.ai: e.value for e in link.element_strings}
+    if "01" not in values or "21" not in values:
+        return False
+    return state.get(item_record_key(values["01"], values["21"])) is not None
 
 
 def item_view(node: Node, uri: str) -> dict[str, Any]:
@@ -139,8 +154,82 @@ def item_view(node: Node, uri: str) -> dict[str, Any]:
         },
         "journey": journey,
         "recalls": recalls,
+        "authenticity": _registered(state, link),
         "policy": "/tlog/policy",
         "quorum": node.policy.describe_quorum(),
+    }
+
+
+VERDICT_MESSAGES = {
+    "genuine-first": (
+        "Genuine. This is the first time this code has been checked.",
+        "正品。这是该验证码第一次被查验。",
+    ),
+    "suspected-clone": (
+        "Warning: this code was already checked {count} times, first on {when} "
+        "in {where}. This item may be a copy.",
+        "警告：该验证码已被查验 {count} 次，首次于 {when} 在 {where}。此商品可能是仿冒品。",
+    ),
+    "unknown-code": (
+        "This code does not match this item. It may be a counterfeit.",
+        "验证码与该商品不符，可能是假冒商品。",
+    ),
+    "unknown-item": ("This item is not registered by its brand.", "该商品未经品牌登记。"),
+}
+
+
+def _sgtin(uri: str) -> tuple[str, str]:
+    link = parse_digital_link(uri)
+    values = {e.ai: e.value for e in link.element_strings}
+    if "01" not in values or "21" not in values:
+        raise BadInputError("uri: must name one serialised item (01 and 21)")
+    return values["01"], values["21"]
+
+
+def verify_code(node: Node, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Check a consumer's code: relay a pseudonymous scan to the ledger, return its verdict.
+
+    Raises:
+        BadInputError: no uri or code, or the node has no consumer gateway member.
+    """
+    uri, code = body.get("uri"), body.get("code")
+    if not isinstance(uri, str) or not isinstance(code, str) or not code.strip():
+        raise BadInputError("uri and code are required strings")
+    gtin, serial = _sgtin(uri)
+    state = node.state()
+    query = node.registry.modules["authenticity"].queries["item"]
+    item = query(state, {"gtin": gtin, "serial": serial})
+    salt = base64.b64decode(item["salt"]) if item else b"\x00" * 16
+    digest = code_hash(salt, gtin, serial, code.strip().upper())
+    client = request.client.host if request.client else ""
+    scanner = hashlib.sha256(
+        f"{client}|{request.headers.get('user-agent', '')}|{time.strftime('%Y-%m-%d')}".encode()
+    ).hexdigest()[:16]
+    scan = {"gtin": gtin, "serial": serial, "code_hash": digest, "scanner": scanner}
+    for field in ("country", "lat", "lon", "place"):
+        if isinstance(body.get(field), str) and body[field]:
+            scan[field] = body[field]
+    tx = sign_transaction(
+        node.member_key(node.gateway_member()), node.chain, "authenticity.scan", scan
+    )
+    result = node.submit([tx])[0].result(timeout=30)
+    if result.status != "committed":
+        raise BadInputError(f"{result.code}: {result.reason}")
+    row = node.storage.tx(tx.id)
+    event = next(e for e in (row.events if row else []) if e.get("type") == "authenticity.scanned")
+    first = event.get("first") or {}
+    when = ""
+    if first:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(first.get("time", 0) / 1000))
+    where = first.get("place") or first.get("country") or "?"
+    en, zh = VERDICT_MESSAGES[event["verdict"]]
+    return {
+        **{k: v for k, v in event.items() if k not in ("type",)},
+        "message": {
+            "en": en.format(count=event.get("count"), when=when, where=where),
+            "zh": zh.format(count=event.get("count"), when=when, where=where),
+        },
+        "receipt": f"/api/v1/transactions/{tx.id}/receipt",
     }
 
 
@@ -199,6 +288,17 @@ def create_router(node: Node) -> APIRouter:
             include_in_schema=ai == "01",
             name=f"resolve-{ai}",
         )
+
+    @router.post("/api/v1/items/verify")
+    async def verify(request: Request) -> dict[str, Any]:
+        """A consumer's authenticity check: the code under the scratch-off layer."""
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise BadInputError(f"body: not JSON ({exc})") from None
+        if not isinstance(body, dict):
+            raise BadInputError("body: must be a JSON object")
+        return await asyncio.to_thread(verify_code, node, request, body)
 
     @router.get("/api/v1/items")
     def items(uri: str) -> dict[str, Any]:
