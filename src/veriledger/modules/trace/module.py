@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -201,7 +202,11 @@ def _lot_number(event: Mapping[str, Any]) -> str | None:
 
 def _gtin_of(identifier: str) -> str | None:
     """The GTIN-14 of an item or class identifier, if it has one."""
-    key = item_key(identifier)
+    return _gtin_in(item_key(identifier))
+
+
+def _gtin_in(key: str) -> str | None:
+    """The GTIN-14 of an item key (already canonical: no parsing)."""
     marker = "https://id.gs1.org/01/"
     if key.startswith(marker) and key[len(marker) : len(marker) + 14].isdigit():
         return key[len(marker) : len(marker) + 14]
@@ -210,7 +215,11 @@ def _gtin_of(identifier: str) -> str | None:
 
 def _lot_of(identifier: str) -> str | None:
     """The lot an LGTIN class identifier names (``/01/<gtin>/10/<lot>``)."""
-    key = item_key(identifier)
+    return _lot_in(item_key(identifier))
+
+
+def _lot_in(key: str) -> str | None:
+    """The lot of an item key (already canonical: no parsing)."""
     head, sep, lot = key.partition("/10/")
     return lot.split("/", 1)[0] if sep and head.startswith("https://id.gs1.org/01/") else None
 
@@ -527,20 +536,59 @@ def lot_items(state: StateView, gtin: str, lot: str) -> list[str]:
     return [key[len(prefix) :] for key, _ in state.scan(prefix)]
 
 
-def trace_forward(state: StateView, roots: list[str], limit: int = 1_000_000) -> list[str]:
+class _ItemIndex:
+    """Per-GTIN summaries of the event index, one range scan per GTIN.
+
+    Walking 100,000 items one prefix scan at a time costs seconds; one scan over a
+    GTIN's rows gives every item's roles and latest event at once.
+    """
+
+    def __init__(self, state: StateView) -> None:
+        self.state = state
+        self.by_gtin: dict[str, dict[str, tuple[str, set[str]]]] = {}
+
+    def get(self, item: str) -> tuple[str, set[str]] | None:
+        """``(latest event key id, roles)`` of a canonical item key."""
+        gtin = _gtin_in(item)
+        if gtin is None:
+            events = events_for(self.state, item)
+            return (events[-1][0], {r for _, r in events}) if events else None
+        table = self.by_gtin.get(gtin)
+        if table is None:
+            table = {}
+            prefix = f"trace/epc/https://id.gs1.org/01/{gtin}/"
+            for key, role in self.state.scan(prefix):
+                owner, _, key_id = key[len("trace/epc/") :].rpartition("/")
+                owner = owner.rpartition("/")[0]
+                _, roles = table.get(owner, ("", set()))
+                roles.add(str(role))
+                table[owner] = (key_id, roles)
+            self.by_gtin[gtin] = table
+        return table.get(item)
+
+
+def trace_forward(
+    state: StateView,
+    roots: list[str],
+    limit: int = 1_000_000,
+    index: _ItemIndex | None = None,
+) -> list[str]:
     """Every item derived from ``roots`` (items, or LGTIN classes: a lot's items join),
     through transformations, breadth first."""
+    index = index or _ItemIndex(state)
     seen: dict[str, None] = {}
-    queue = [item_key(r) for r in roots]
+    queue = deque(item_key(r) for r in roots)
     while queue and len(seen) < limit:
-        item = queue.pop(0)
+        item = queue.popleft()
         if item in seen:
             continue
         seen[item] = None
-        lot, gtin = _lot_of(item), _gtin_of(item)
+        lot, gtin = _lot_in(item), _gtin_in(item)
         if lot is not None and gtin is not None:
-            queue += lot_items(state, gtin, lot)
-        queue += [item_key(o) for o in _transformation_outputs(state, item)]
+            queue.extend(lot_items(state, gtin, lot))
+        summary = index.get(item)
+        if summary is not None and "input" in summary[1]:
+            queue.extend(item_key(o) for o in _transformation_outputs(state, item))
     return list(seen)
 
 
@@ -593,11 +641,19 @@ def recall_report(state: StateView, recall_id: str) -> list[dict[str, Any]]:
         roots = [f"https://id.gs1.org/01/{record['gtin']}/10/{record['lot']}"]
     else:
         roots = _gtin_identifiers(state, record["gtin"])
+    index = _ItemIndex(state)
+    listed = {item_key(i) for i in record["items"]}
+    events: dict[str, dict[str, Any] | None] = {}
     rows = []
-    for item in trace_forward(state, roots):
-        if _lot_of(item) is not None and item not in [item_key(i) for i in record["items"]]:
+    for item in trace_forward(state, roots, index=index):
+        if _lot_in(item) is not None and item not in listed:
             continue  # a lot class stands for its items, which are listed themselves
-        last = _last_event(state, item)
+        summary = index.get(item)
+        last = None
+        if summary is not None:
+            if summary[0] not in events:  # items of a lot mostly share their last event
+                events[summary[0]] = stored_event(state, summary[0])
+            last = events[summary[0]]
         rows.append(
             {
                 "item": item,
