@@ -79,3 +79,59 @@ def test_every_official_example_is_captured_and_queried_back(tmp_path: Path, fil
                 _same(stored, given | {"eventID": stored["eventID"]})
     finally:
         node.close()
+
+
+HASH_DIR = SHARED_DATA / "epcis" / "event-hash"
+HASH_MANIFEST = json.loads((HASH_DIR / "manifest.json").read_text())
+# The README lists the XML files that do not validate against the EPCIS 2.0 XSDs
+# (an EPCIS 1.x or otherwise non-conformant document); every other one is captured.
+NOT_XSD_VALID = {"SensorDataExamples.xml", "epcisQueryDocument.xml"}
+XML_CASES = [
+    case
+    for case in HASH_MANIFEST["cases"]
+    if case["dir"] == "examples"
+    and any(i.endswith(".xml") and i not in NOT_XSD_VALID for i in case["inputs"])
+]
+
+
+@pytest.mark.parametrize("case", XML_CASES, ids=[c["name"] for c in XML_CASES])
+def test_every_xsd_valid_xml_example_is_captured_with_its_hashes(
+    tmp_path: Path, case: dict[str, Any]
+) -> None:
+    xml = next(i for i in case["inputs"] if i.endswith(".xml"))
+    want = (case.get("revised_upstream_cbv20") or {}).get("hashes") or (
+        (HASH_DIR / "examples" / case["hashes"]).read_text().split()
+    )
+    create_demo(tmp_path / "n", block_max_ms=5)
+    node = Node(tmp_path / "n", signature_workers=0)
+    try:
+        token = orjson.loads((tmp_path / "n" / "credentials.json").read_bytes())["aurora"][
+            "aurora/anna"
+        ]
+        with TestClient(create_app(node)) as http:
+            response = http.post(
+                "/epcis/capture",
+                content=(HASH_DIR / "examples" / xml).read_bytes(),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"},
+            )
+            assert response.status_code == 202, response.text
+            job = _wait(http, response.headers["location"])
+            assert job["success"], job
+            hashes = [
+                http.get(f"/epcis/events/{quote(i, safe='')}").json()["eventID"]
+                for i in job["eventIDs"]
+            ]
+            from veriledger.modules.trace.event_hash import event_hash_id
+
+            assert len(hashes) == len(want)
+            events = [
+                http.get(f"/epcis/events/{quote(i, safe='')}").json() for i in job["eventIDs"]
+            ]
+            ignored = ("vl:receipt", "recordTime", "eventID")
+            for stored in events:
+                if not stored["eventID"].startswith("ni:///"):
+                    plain = {k: v for k, v in stored.items() if k not in ignored}
+                    assert event_hash_id(plain) in want
+            assert all(h in want for h in hashes if h.startswith("ni:///"))
+    finally:
+        node.close()

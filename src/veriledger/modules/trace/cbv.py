@@ -162,4 +162,12 @@ def json_form(event: dict[str, object]) -> dict[str, object]:
                 else item
                 for item in items
             ]
+    persistent = out.get("persistentDisposition")
+    if isinstance(persistent, dict):
+        out["persistentDisposition"] = {
+            k: [_word(v, DISPOSITIONS, DISPOSITIONS_PREFIXES) for v in values]
+            if isinstance(values, list)
+            else values
+            for k, values in persistent.items()
+        }
     return {k: v for k, v in out.items() if v is not None or k in event}

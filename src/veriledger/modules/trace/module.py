@@ -537,34 +537,23 @@ def lot_items(state: StateView, gtin: str, lot: str) -> list[str]:
 
 
 class _ItemIndex:
-    """Per-GTIN summaries of the event index, one range scan per GTIN.
+    """Each canonical item's roles and latest event, one prefix scan per item.
 
-    Walking 100,000 items one prefix scan at a time costs seconds; one scan over a
-    GTIN's rows gives every item's roles and latest event at once.
+    Keys in the lot index are already canonical, so no identifier is parsed again:
+    walking 100,000 items costs 100,000 indexed range reads and nothing more.
     """
 
     def __init__(self, state: StateView) -> None:
         self.state = state
-        self.by_gtin: dict[str, dict[str, tuple[str, set[str]]]] = {}
 
     def get(self, item: str) -> tuple[str, set[str]] | None:
-        """``(latest event key id, roles)`` of a canonical item key."""
-        gtin = _gtin_in(item)
-        if gtin is None:
-            events = events_for(self.state, item)
-            return (events[-1][0], {r for _, r in events}) if events else None
-        table = self.by_gtin.get(gtin)
-        if table is None:
-            table = {}
-            prefix = f"trace/epc/https://id.gs1.org/01/{gtin}/"
-            for key, role in self.state.scan(prefix):
-                owner, _, key_id = key[len("trace/epc/") :].rpartition("/")
-                owner = owner.rpartition("/")[0]
-                _, roles = table.get(owner, ("", set()))
-                roles.add(str(role))
-                table[owner] = (key_id, roles)
-            self.by_gtin[gtin] = table
-        return table.get(item)
+        """``(latest event key id, roles)`` of a canonical item key, or None."""
+        last = ""
+        roles: set[str] = set()
+        for key, role in self.state.scan(f"trace/epc/{item}/"):
+            last = key.rpartition("/")[2]
+            roles.add(str(role))
+        return (last, roles) if last else None
 
 
 def trace_forward(
