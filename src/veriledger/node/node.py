@@ -19,6 +19,7 @@ One fact, end to end:
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -171,6 +172,8 @@ class Node:
         self._commit_lock = threading.Lock()  # one block at a time
         self._submit_lock = threading.Lock()  # dedup: a tx id is pending or committed, once
         self._pending: dict[str, Future[Submitted]] = {}
+        self._listeners: list[Callable[[BlockHeader, list[TxRow]], None]] = []
+        self._closers: list[Callable[[], None]] = []
         self.signatures = SignatureChecker(signature_workers)
         # Committed state, cached; commits keep the cache exact. Misses read through
         # each thread's own connection.
@@ -220,6 +223,10 @@ class Node:
         height = self.storage.latest_height()
         return -1 if height is None else height
 
+    def head(self) -> BlockHeader:
+        """The header of the last committed block."""
+        return BlockHeader.from_entry(self.storage.block_header(max(self.height, 0)) or b"")
+
     # --- genesis and blocks -------------------------------------------------------------
 
     def _commit_genesis(self) -> None:
@@ -260,7 +267,9 @@ class Node:
             conn = self.storage.writer
             height = self.storage.latest_height(conn)
             previous = BlockHeader.from_entry(self.storage.block_header(height or 0, conn) or b"")
-            block_time = max(int(self.clock() * 1000), previous.time)
+            # Strictly increasing, so a block's time names it among record times
+            # (EPCIS subscriptions resume after the last record time they sent).
+            block_time = max(int(self.clock() * 1000), previous.time + 1)
             context = BlockContext(self.chain, previous.height + 1, block_time, previous.id)
             execution = execute_block(
                 self._state_cache,
@@ -352,6 +361,15 @@ class Node:
             self.metrics["committed" if row.accepted else "rejected"] += 1
             if future is not None and not future.done():
                 future.set_result(_submitted(row))
+        for listener in list(self._listeners):
+            try:
+                listener(header, rows)
+            except Exception:
+                logging.getLogger(__name__).exception("commit listener failed")
+
+    def on_commit(self, listener: Callable[[BlockHeader, list[TxRow]], None]) -> None:
+        """Call ``listener(header, rows)`` after each committed block (subscriptions)."""
+        self._listeners.append(listener)
 
     # --- submission ---------------------------------------------------------------------
 
@@ -519,7 +537,13 @@ class Node:
         proof = self.reader.inclusion_proof(index, size)
         return TlogProof(index, tuple(proof), note, entry)
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call ``closer()`` first when the node closes (stops subscription threads)."""
+        self._closers.append(closer)
+
     def close(self) -> None:
+        for closer in self._closers:
+            closer()
         self.engine.stop()
         self.signatures.close()
         self.storage.close()

@@ -32,11 +32,23 @@ from urllib.parse import quote, urlencode
 import fastjsonschema
 import jsonschema
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 
 from veriledger.core.errors import BadInputError, OutOfRangeError
-from veriledger.interfaces.http.problems import PayloadTooLargeError
+from veriledger.interfaces.epcis.documents import (
+    EPCIS_CONTEXT,
+    RESULT_CONTEXT,
+    query_document,
+    result_event,
+)
+from veriledger.interfaces.epcis.subscriptions import (
+    SCHEDULE_FIELDS,
+    DuplicateQueryError,
+    Subscriptions,
+    subscription_terms,
+)
+from veriledger.interfaces.http.problems import PayloadTooLargeError, problem
 from veriledger.modules.trace import cbv, epcis_xml
 from veriledger.modules.trace.event_hash import event_hash_id
 from veriledger.modules.trace.module import find_event, iso_ms, vocabulary
@@ -45,10 +57,9 @@ from veriledger.node.node import Node, Submitted
 
 SCHEMA = Path(__file__).parent / "data" / "EPCIS-JSON-Schema.json"
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
-EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-RESULT_CONTEXT = [EPCIS_CONTEXT, {"vl": "urn:veriledger:"}]
 DEFAULT_PAGE = 30
 MAX_PAGE = 1000
+SCHEDULE_NAMES = frozenset(name for name, _, _ in SCHEDULE_FIELDS)
 
 
 @functools.cache
@@ -183,6 +194,17 @@ async def _body(request: Request) -> tuple[bytes, str]:
     return body, request.headers.get("content-type", "application/json").split(";")[0].strip()
 
 
+async def _json_object(request: Request) -> dict[str, Any]:
+    body, _ = await _body(request)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadInputError(f"body: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadInputError("body: must be a JSON object")
+    return data
+
+
 def parse_document(body: bytes, content_type: str) -> Any:
     """JSON / JSON-LD as is; XML converted to the same JSON form."""
     if content_type in ("application/xml", "text/xml"):
@@ -243,27 +265,6 @@ def _capture(
     return jobs.start(event_ids, [tx.id for tx in txs], futures)
 
 
-def _result_event(record: dict[str, Any]) -> dict[str, Any]:
-    event = {k: v for k, v in record["event"].items() if k != "@context"}
-    event["vl:receipt"] = f"/api/v1/transactions/{record['tx']}/receipt"
-    return event
-
-
-def query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "@context": RESULT_CONTEXT,
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": iso_ms(int(time.time() * 1000)),
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": {"eventList": events},
-            }
-        },
-    }
-
-
 def _page(params: dict[str, str]) -> tuple[int, int]:
     try:
         per_page = int(params.pop("perPage", DEFAULT_PAGE))
@@ -291,7 +292,7 @@ def _events_response(
         headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
         headers["GS1-Next-Page-Token"] = token
     return JSONResponse(
-        query_document([_result_event(r) for r in page]),
+        query_document([result_event(r) for r in page]),
         media_type="application/ld+json",
         headers=headers,
     )
@@ -300,6 +301,7 @@ def _events_response(
 def create_router(node: Node) -> APIRouter:
     router = APIRouter()
     jobs = CaptureJobs()
+    subscriptions = Subscriptions(node, node.data_dir / "epcis-queries.json")
 
     def bearer(request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -347,7 +349,7 @@ def create_router(node: Node) -> APIRouter:
         if record is None:
             raise OutOfRangeError(f"no event {event_id}")
         return JSONResponse(
-            _result_event(record) | {"@context": RESULT_CONTEXT},
+            result_event(record) | {"@context": RESULT_CONTEXT},
             media_type="application/ld+json",
         )
 
@@ -357,6 +359,8 @@ def create_router(node: Node) -> APIRouter:
         per_page, offset = _page(params)
         records = select_events(node.state(), {**params, "MATCH_anyEPC": epc})
         return _events_response(request, records, per_page, offset, params)
+
+    _add_query_routes(router, node, subscriptions)
 
     for path, field_name in [
         ("eventTypes", "eventType"),
@@ -372,6 +376,100 @@ def create_router(node: Node) -> APIRouter:
             name=path,
         )
     return router
+
+
+def _add_query_routes(router: APIRouter, node: Node, subscriptions: Subscriptions) -> None:
+    """Named queries, their webhook subscriptions, and their WebSocket streams."""
+
+    @router.post("/queries", status_code=201)
+    async def create_query(request: Request) -> Response:
+        """Store a named query: ``{"name": ..., "query": {"EQ_bizStep": ["shipping"], ...}}``."""
+        data = await _json_object(request)
+        try:
+            subscriptions.create(data.get("name"), data.get("query"))
+        except DuplicateQueryError as exc:
+            return problem(409, "duplicate-query", "Query exists", str(exc), field="name")
+        name = data["name"]
+        return JSONResponse(
+            {"name": name, "query": data["query"]},
+            status_code=201,
+            headers={"Location": f"/epcis/queries/{name}"},
+        )
+
+    @router.get("/queries")
+    def list_queries() -> list[dict[str, Any]]:
+        return [{"name": n, "query": q} for n, q in subscriptions.queries.items()]
+
+    @router.get("/queries/{name}")
+    def get_query(name: str) -> dict[str, Any]:
+        return {"name": name, "query": subscriptions.get(name)}
+
+    @router.delete("/queries/{name}", status_code=204)
+    def delete_query(name: str) -> Response:
+        subscriptions.delete(name)
+        return Response(status_code=204)
+
+    @router.get("/queries/{name}/events")
+    def run_query(name: str, request: Request) -> Response:
+        params = dict(request.query_params)
+        per_page, offset = _page(params)
+        records = select_events(node.state(), subscriptions.params(name))
+        return _events_response(request, records, per_page, offset, params)
+
+    @router.websocket("/queries/{name}/events")
+    async def stream_query(socket: WebSocket, name: str) -> None:
+        """``?stream=true`` or schedule parameters: one EPCISQueryDocument per message."""
+        params = dict(socket.query_params)
+        schedule = {k: v for k, v in params.items() if k in SCHEDULE_NAMES}
+        await socket.accept()
+        try:
+            terms = subscription_terms(
+                {
+                    "stream": params.get("stream", "false").lower() == "true",
+                    "schedule": schedule or None,
+                    "reportIfEmpty": params.get("reportIfEmpty", "false").lower() == "true",
+                }
+            )
+            queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+            sub = subscriptions.attach(
+                name, terms, lambda doc: loop.call_soon_threadsafe(queue.put_nowait, doc)
+            )
+        except BadInputError as exc:  # no such query, or bad stream/schedule terms
+            code = 4404 if isinstance(exc, OutOfRangeError) else 4400
+            await socket.close(code=code, reason=str(exc)[:120])
+            return
+        try:
+            while document := await queue.get():
+                await socket.send_text(orjson.dumps(document).decode())
+            await socket.close(code=1000, reason="query deleted")
+        except WebSocketDisconnect:
+            pass
+        finally:
+            subscriptions.detach(sub.id)
+
+    @router.post("/queries/{name}/subscriptions", status_code=201)
+    async def subscribe(name: str, request: Request) -> Response:
+        """A webhook: ``{"dest": URL, "stream": true}`` or ``{"dest": URL, "schedule": {...}}``."""
+        hook = subscriptions.subscribe(name, await _json_object(request))
+        return JSONResponse(
+            hook.to_json(),
+            status_code=201,
+            headers={"Location": f"/epcis/queries/{name}/subscriptions/{hook.id}"},
+        )
+
+    @router.get("/queries/{name}/subscriptions")
+    def list_subscriptions(name: str) -> list[dict[str, Any]]:
+        return [h.to_json() for h in subscriptions.hooks_of(name)]
+
+    @router.get("/queries/{name}/subscriptions/{hook_id}")
+    def get_subscription(name: str, hook_id: str) -> dict[str, Any]:
+        return subscriptions.hook(name, hook_id).to_json()
+
+    @router.delete("/queries/{name}/subscriptions/{hook_id}", status_code=204)
+    def unsubscribe(name: str, hook_id: str) -> Response:
+        subscriptions.unsubscribe(name, hook_id)
+        return Response(status_code=204)
 
 
 def _vocab(node: Node, field_name: str) -> dict[str, Any]:

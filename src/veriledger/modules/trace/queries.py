@@ -4,16 +4,31 @@ Candidates come from the per-identifier index when the query names an EPC (a pre
 scan per identifier), otherwise from all events; the remaining parameters filter
 them. Results are in event-time order, then by event hash, so pages are stable.
 EPC patterns with ``*`` are not supported yet: ``MATCH_*`` values match exactly.
+
+A parameter's values are pipe-delimited in a URL, as the REST binding's OpenAPI
+says (``style: pipeDelimited``): ``EQ_bizStep=shipping|receiving``. Commas are not
+separators, because GS1 serials may contain them. A named query's JSON body gives
+the same parameters as arrays; :func:`query_params` turns it into the URL form.
+An ``EQ_<name>`` parameter that is not a standard one matches a top-level field of
+that name (an extension field such as ``example:myField``) by its string value.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from veriledger.chain.state import StateView
 from veriledger.core.errors import BadInputError
-from veriledger.modules.trace.module import event_time_ms, events_for, stored_event
+from veriledger.modules.trace import cbv
+from veriledger.modules.trace.module import (
+    event_time_ms,
+    events_for,
+    identifiers,
+    item_key,
+    stored_event,
+)
 
 MATCH_ROLES = {
     "MATCH_epc": {"epc", "child"},
@@ -43,6 +58,7 @@ SUPPORTED = frozenset(MATCH_ROLES) | {
     "orderBy",
     "orderDirection",
 }
+PAGING = frozenset({"perPage", "nextPageToken"})
 
 
 class QueryParameterError(BadInputError):
@@ -53,7 +69,55 @@ class QueryParameterError(BadInputError):
 
 def _values(params: Mapping[str, str], name: str) -> list[str]:
     raw = params.get(name)
-    return [v for v in raw.split(",") if v] if raw else []
+    return [v for v in raw.split("|") if v] if raw else []
+
+
+def query_params(query: Any) -> dict[str, str]:
+    """A named query's JSON body (``{"EQ_bizStep": ["shipping"], ...}``) in URL form.
+
+    Raises:
+        QueryParameterError: not an object, an unknown or paging parameter, a value
+            that is not a string, a number or a list of strings, or a bad time.
+    """
+    if not isinstance(query, dict):
+        raise QueryParameterError("query", "an object of EPCIS query parameters")
+    params: dict[str, str] = {}
+    for name, value in query.items():
+        field = f"query.{name}"
+        if name in PAGING or not _known(name):
+            raise QueryParameterError(field, "not a query parameter a named query can hold")
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            if any("|" in v for v in value):
+                raise QueryParameterError(field, "values may not contain '|'")
+            params[name] = "|".join(value)
+        elif isinstance(value, str) and value:
+            params[name] = value
+        elif isinstance(value, int | float) and not isinstance(value, bool) and _extension(name):
+            params[name] = str(value)  # an extension field's number, compared as text
+        else:
+            raise QueryParameterError(field, "a string or a non-empty list of strings")
+    validate(params)
+    return params
+
+
+def _extension(name: str) -> bool:
+    return name.startswith("EQ_") and name not in SUPPORTED
+
+
+def _known(name: str) -> bool:
+    return name in SUPPORTED or name.startswith("EQ_")
+
+
+def validate(params: Mapping[str, str]) -> None:
+    """Refuse unknown parameters and unreadable values before any event is read.
+
+    Raises:
+        QueryParameterError: naming the first bad parameter.
+    """
+    unknown = sorted(name for name in params if not _known(name))
+    if unknown:
+        raise QueryParameterError(unknown[0], "unknown query parameter")
+    _filters(params)
 
 
 def _time(params: Mapping[str, str], name: str) -> int | None:
@@ -77,11 +141,7 @@ def select_events(state: StateView, params: Mapping[str, str]) -> list[dict[str,
     Raises:
         QueryParameterError: an unknown parameter or an unreadable value.
     """
-    unknown = sorted(
-        name for name in params if name not in SUPPORTED and not name.startswith("EQ_")
-    )
-    if unknown:
-        raise QueryParameterError(unknown[0], "unknown query parameter")
+    validate(params)
     candidates: dict[str, None] = {}
     named = False
     for name, roles in MATCH_ROLES.items():
@@ -106,18 +166,26 @@ def select_events(state: StateView, params: Mapping[str, str]) -> list[dict[str,
 def _filters(params: Mapping[str, str]) -> list[Callable[[Mapping[str, Any]], bool]]:
     tests: list[Callable[[Mapping[str, Any]], bool]] = []
 
-    def one_of(name: str, get: Callable[[Mapping[str, Any]], Any]) -> None:
-        wanted = set(_values(params, name))
+    def one_of(
+        name: str, get: Callable[[Mapping[str, Any]], Any], norm: Callable[[str], str] = str
+    ) -> None:
+        wanted = {norm(v) for v in _values(params, name)}
         if wanted:
             tests.append(lambda e: get(e) in wanted)
 
+    # A CBV value matches in any of its three spellings (bare, web URI, legacy URN).
+    step = functools.partial(cbv.bare, prefixes=cbv.BIZ_STEPS_PREFIXES)
+    disposition = functools.partial(cbv.bare, prefixes=cbv.DISPOSITIONS_PREFIXES)
     one_of("eventType", lambda e: e.get("type"))
-    one_of("EQ_bizStep", lambda e: e.get("bizStep"))
-    one_of("EQ_disposition", lambda e: e.get("disposition"))
+    one_of("EQ_bizStep", lambda e: _text(e.get("bizStep"), step), step)
+    one_of("EQ_disposition", lambda e: _text(e.get("disposition"), disposition), disposition)
     one_of("EQ_action", lambda e: e.get("action"))
     one_of("EQ_bizLocation", lambda e: _location(e, "bizLocation"))
     one_of("EQ_readPoint", lambda e: _location(e, "readPoint"))
     one_of("EQ_eventID", lambda e: e.get("eventID"))
+    for name in params:
+        if _extension(name):
+            one_of(name, functools.partial(_field_text, field=name[3:]))
     for name, field, after in [
         ("GE_eventTime", "eventTime", True),
         ("LT_eventTime", "eventTime", False),
@@ -130,9 +198,33 @@ def _filters(params: Mapping[str, str]) -> list[Callable[[Mapping[str, Any]], bo
     return tests
 
 
+def _text(value: Any, norm: Callable[[str], str]) -> str | None:
+    return norm(value) if isinstance(value, str) else None
+
+
+def _field_text(event: Mapping[str, Any], field: str) -> str | None:
+    value = event.get(field)
+    return value if isinstance(value, str) else None if value is None else str(value)
+
+
 def _time_test(field: str, bound: int, after: bool) -> Callable[[Mapping[str, Any]], bool]:
     def test(event: Mapping[str, Any]) -> bool:
         when = event_time_ms(event.get(field), field)
         return when >= bound if after else when < bound
 
     return test
+
+
+def matches(event: Mapping[str, Any], params: Mapping[str, str]) -> bool:
+    """Whether one event satisfies a simple event query (for subscriptions).
+
+    Raises:
+        QueryParameterError: as :func:`select_events`.
+    """
+    for name, roles in MATCH_ROLES.items():
+        wanted = {item_key(v) for v in _values(params, name)}
+        if wanted and not any(
+            role in roles and item_key(i) in wanted for i, role in identifiers(event)
+        ):
+            return False
+    return all(test(event) for test in _filters(params))
