@@ -214,7 +214,7 @@ def test_reads(demo_url: str) -> None:
     assert block["header"]["height"] == 1
     assert block["transactions"]
     cp = httpx.get(f"{demo_url}/api/v1/checkpoint").json()
-    assert cp["final"] and len(cp["cosigners"]) == 5
+    assert cp["final"] and len(cp["cosigners"]) == 6
     consistency = httpx.get(f"{demo_url}/api/v1/consistency", params={"from": 2, "to": cp["size"]})
     assert consistency.status_code == 200
     orgs = httpx.get(f"{demo_url}/api/v1/organisations").json()

@@ -130,3 +130,47 @@ def test_genuine_and_cloned_verdicts_and_the_map(
     clone.click("#verify-form button")
     clone.wait_for_function("document.querySelector('#verdict').dataset.verdict === 'unknown-code'")
     clone.close()
+
+
+FOOD_JAR = "/01/09421902000102/21/2001"  # Mānuka honey oat clusters, made from two raw lots
+
+
+@pytest.mark.slow
+def test_food_item_names_its_ingredients(browser: Any, demo_url: str) -> None:
+    page = _open(browser, demo_url + FOOD_JAR)
+    assert page.inner_text("#product-name") == "Mānuka Honey Oat Clusters 500 g"
+    origins = page.inner_text("#origins-list")
+    assert "Mānuka honey, raw, bulk, lot MH-2609-14" in origins
+    assert "Rolled oats, bulk, lot OAT-2609-3" in origins
+    steps = page.eval_on_selector_all("#journey li", "els => els.map(e => e.dataset.step)")
+    assert steps[:3] == ["commissioning", "commissioning", "commissioning"]  # honey, oats, jar
+    journey = page.inner_text("#journey")
+    assert "Ingredient: Mānuka honey" in journey and "Made from ingredients" in journey
+    assert "customs_clearing" in steps and steps[-1] == "retail_selling"
+    assert page.get_attribute("#proof-status", "data-status") == "ok"
+    assert page.eval_on_selector_all("#journey li[data-proof=ok]", "els => els.length") == len(
+        steps
+    )
+    assert set(page.get_attribute("#map", "data-countries").split(",")) >= {"NZ", "CN"}
+    page.close()
+
+
+def test_trace_forward_and_back_over_http(demo_url: str) -> None:
+    honey = "urn:epc:class:lgtin:9421902.000001.MH-2609-14"
+    forward = httpx.get(
+        f"{demo_url}/api/v1/query/trace/trace-forward", params={"epc": honey}
+    ).json()
+    rows = forward["result"] if isinstance(forward, dict) else forward
+    jars = [r for r in rows if "/21/" in r["item"]]
+    assert len(jars) == 24
+    assert {r["last_custodian"] for r in jars} == {"citymart"}
+    assert {r["last_location"] for r in jars} == {"urn:epc:id:sgln:6930000.00002.0"}
+    back = httpx.get(
+        f"{demo_url}/api/v1/query/trace/trace-back",
+        params={"epc": "https://id.gs1.org/01/09421902000102/21/2001"},
+    ).json()
+    rows = back["result"] if isinstance(back, dict) else back
+    assert {r["item"]: r["first_location"] for r in rows} == {
+        "https://id.gs1.org/01/09421902000010/10/MH-2609-14": "urn:epc:id:sgln:9421902.00010.0",
+        "https://id.gs1.org/01/09421902000027/10/OAT-2609-3": "urn:epc:id:sgln:9421902.00020.0",
+    }

@@ -1,4 +1,4 @@
-"""The demo consortium: five organisations of a cross-border trade lane, with history.
+"""The demo consortium: six organisations of two cross-border trade lanes, with history.
 
 Used by ``veriledger demo`` and by the tests (as datasette ships its fixtures): the
 same function builds the same consortium, so what the tests check is what a person
@@ -19,6 +19,7 @@ from veriledger.modules.authenticity.codes import make_items
 from veriledger.modules.authenticity.module import code_hash
 from veriledger.node import datadir
 from veriledger.node.datadir import OrgSpec
+from veriledger.node.demo_food import FOOD_LOCATIONS, FOOD_PREFIX, FOOD_PRODUCTS, food_batches
 from veriledger.node.demo_journeys import all_items, journey_batches, serial_of
 from veriledger.node.node import Node
 
@@ -33,6 +34,16 @@ DEMO_ORGS = [
             ("ben", "Ben Vogt (production)", ["operator"]),
         ],
         "DE",
+    ),
+    OrgSpec(
+        "kowhai",
+        "Kōwhai Valley Foods Ltd",
+        "brand",
+        [
+            ("mere", "Mere Tane (quality)", ["admin", "operator"]),
+            ("tom", "Tom Walker (production)", ["operator"]),
+        ],
+        "NZ",
     ),
     OrgSpec(
         "swiftfreight",
@@ -93,9 +104,10 @@ PRODUCTS = {
     "04012345000016": ("Alpine Shell Jacket", "高山冲锋衣", "apparel/outerwear"),
     "04012345000023": ("Merino Base Layer", "美利奴羊毛打底衫", "apparel/base-layer"),
 }
-LOCATIONS = {
+LOCATIONS = [
     # member signing, GLN, name, Chinese name, address, country, lat, lon
-    "aurora/anna": (
+    (
+        "aurora/anna",
         "4012345000108",
         "Aurora factory Stuttgart",
         "Aurora 斯图加特工厂",
@@ -104,7 +116,8 @@ LOCATIONS = {
         "48.7758",
         "9.1829",
     ),
-    "swiftfreight/chen": (
+    (
+        "swiftfreight/chen",
         "8880000000017",
         "SwiftFreight Singapore hub",
         "迅达新加坡枢纽",
@@ -113,7 +126,8 @@ LOCATIONS = {
         "1.2644",
         "103.8222",
     ),
-    "ningbo-customs/fang": (
+    (
+        "ningbo-customs/fang",
         "6930000000011",
         "Ningbo bonded port warehouse",
         "宁波保税港区仓库",
@@ -122,7 +136,8 @@ LOCATIONS = {
         "29.8683",
         "121.5440",
     ),
-    "citymart/hana": (
+    (
+        "citymart/hana",
         "6930000000028",
         "CityMart Shanghai Jing'an",
         "城市超市上海静安店",
@@ -131,29 +146,40 @@ LOCATIONS = {
         "31.2304",
         "121.4737",
     ),
-}
+    *FOOD_LOCATIONS,
+]
 
 
 def _catalog(tx: Callable[[str, str, dict[str, object]], Transaction]) -> list[Transaction]:
     """The brand claims its GS1 company prefix and defines its products; every party
     defines the locations it operates."""
-    batch = [tx("aurora/anna", "catalog.claim_prefix", {"prefix": BRAND_PREFIX})]
-    for gtin, (name, name_zh, category) in PRODUCTS.items():
+    batch = [
+        tx("aurora/anna", "catalog.claim_prefix", {"prefix": BRAND_PREFIX}),
+        tx("kowhai/mere", "catalog.claim_prefix", {"prefix": FOOD_PREFIX}),
+    ]
+    products = [
+        ("aurora/anna", "Aurora Apparel", gtin, name, name_zh, category, "DE")
+        for gtin, (name, name_zh, category) in PRODUCTS.items()
+    ] + [
+        ("kowhai/mere", "Kōwhai Valley", gtin, name, name_zh, category, origin)
+        for gtin, (name, name_zh, category, origin) in FOOD_PRODUCTS.items()
+    ]
+    for member, brand, gtin, name, name_zh, category, origin in products:
         batch.append(
             tx(
-                "aurora/anna",
+                member,
                 "catalog.define_product",
                 {
                     "gtin": gtin,
                     "name": name,
                     "name_zh": name_zh,
-                    "brand": "Aurora Apparel",
+                    "brand": brand,
                     "category": category,
-                    "country_of_origin": "DE",
+                    "country_of_origin": origin,
                 },
             )
         )
-    for member, (gln, name, name_zh, address, country, lat, lon) in LOCATIONS.items():
+    for member, gln, name, name_zh, address, country, lat, lon in LOCATIONS:
         batch.append(
             tx(
                 member,
@@ -311,7 +337,7 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
             keys.pop("swiftfreight/dara", None)
     registrations, secret = make_items(JACKET, [serial_of(i) for i in all_items()])
     _write_codes(node.data_dir, secret)
-    for batch in journey_batches(tx, registrations):
+    for batch in [*journey_batches(tx, registrations), *food_batches(tx)]:
         for future in node.submit(batch):
             committed += future.result(timeout=30).status == "committed"
     # A copied label: the code of jacket 1001 is checked by its buyer in Shanghai, then

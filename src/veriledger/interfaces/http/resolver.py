@@ -33,12 +33,19 @@ from veriledger.core.gs1 import element_strings_from_epc_uri, parse_digital_link
 from veriledger.modules.authenticity.module import code_hash, item_record_key
 from veriledger.modules.catalog.module import prefix_owner
 from veriledger.modules.trace import cbv
-from veriledger.modules.trace.module import history, item_key, recalls_affecting
+from veriledger.modules.trace.module import (
+    event_time_ms,
+    history,
+    item_key,
+    recalls_affecting,
+    trace_back,
+)
 from veriledger.node.node import Node
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PRIMARY_KEYS = ("01", "00", "414", "8003", "8004", "8006", "8010", "8017", "8018", "253", "255")
 LINKSET = "application/linkset+json"
+MAX_ORIGINS = 50
 VOC = "https://gs1.org/voc/"
 STEP_NAMES = {
     "commissioning": ("Produced", "生产赋码"),
@@ -48,18 +55,18 @@ STEP_NAMES = {
     "departing": ("Departed", "离港"),
     "arriving": ("Arrived", "到港"),
     "unloading": ("Unloaded", "卸货"),
-    "inspecting": ("Inspected by customs", "海关查验"),
+    "inspecting": ("Inspected", "查验"),
     "holding": ("Held", "暂扣"),
     "storing": ("Stored in bonded warehouse", "保税仓储"),
     "receiving": ("Received", "收货"),
     "accepting": ("Accepted", "验收"),
     "stocking": ("Stocked", "上架"),
     "retail_selling": ("Sold", "售出"),
+    "transforming": ("Made from ingredients", "原料加工"),
     "transporting": ("In transit", "运输中"),
     "unpacking": ("Unpacked", "拆箱"),
     "customs_clearing": ("Cleared by customs", "海关放行"),
 }
-CUSTOMS_STEPS = frozenset({"inspecting", "holding", "storing", "customs_clearing"})
 PRIVATE_STEPS = "urn:veriledger:bizstep:"
 
 
@@ -105,31 +112,20 @@ def item_view(node: Node, uri: str) -> dict[str, Any]:
     product = state.get(f"catalog/product/{gtin}") if gtin else None
     owner = prefix_owner(state, gtin) if gtin else None
     orgs = {o["id"]: o for _, o in state.scan("identity/org/")}
-    journey = []
-    for record in history(state, key):
-        event = record["event"]
-        step = cbv.bare(str(event.get("bizStep", "")), (*cbv.BIZ_STEPS_PREFIXES, PRIVATE_STEPS))
-        en, zh = STEP_NAMES.get(step, (step.replace("_", " ").capitalize(), step))
-        org = orgs.get(record["org"], {})
-        journey.append(
-            {
-                "step": step,
-                "label": {"en": en, "zh": zh},
-                "time": event.get("eventTime"),
-                "recordTime": event.get("recordTime"),
-                "type": event.get("type"),
-                "action": event.get("action"),
-                "disposition": cbv.bare(
-                    str(event.get("disposition", "")), cbv.DISPOSITIONS_PREFIXES
-                ),
-                "org": {"id": record["org"], "name": org.get("name"), "kind": org.get("kind")},
-                "place": _place(state, event),
-                "via": record.get("via"),
-                "crossBorder": org.get("kind") == "customs" or step in CUSTOMS_STEPS,
-                "eventID": event.get("eventID"),
-                "receipt": f"/api/v1/transactions/{record['tx']}/receipt",
-            }
-        )
+    records = history(state, key)
+    journey = [_step(state, r, orgs) for r in records]
+    origins = _origins(state, key)
+    if origins and records:
+        # An ingredient's steps up to the item's first one are the item's story too.
+        made = event_time_ms(records[0]["event"].get("eventTime"))
+        seen = {r["tx"] for r in records}
+        for origin in origins:
+            for record in history(state, origin["item"]):
+                when = event_time_ms(record["event"].get("eventTime"))
+                if record["tx"] not in seen and when <= made:
+                    seen.add(record["tx"])
+                    journey.append(_step(state, record, orgs, origin))
+        journey.sort(key=lambda step: event_time_ms(step["time"]))
     recalls = [
         {
             "id": r["id"],
@@ -153,11 +149,68 @@ def item_view(node: Node, uri: str) -> dict[str, Any]:
             "prefix": owner[0] if owner else None,
         },
         "journey": journey,
+        "origins": origins,
         "recalls": recalls,
         "authenticity": _registered(state, link),
         "policy": "/tlog/policy",
         "quorum": node.policy.describe_quorum(),
     }
+
+
+def _step(
+    state: StateView,
+    record: dict[str, Any],
+    orgs: dict[str, Any],
+    origin: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One step of the journey as the page shows it; ``origin`` marks an ingredient's."""
+    event = record["event"]
+    step = cbv.bare(str(event.get("bizStep", "")), (*cbv.BIZ_STEPS_PREFIXES, PRIVATE_STEPS))
+    org = orgs.get(record["org"], {})
+    customs = org.get("kind") == "customs"
+    if event.get("type") == "TransformationEvent":
+        en, zh = STEP_NAMES["transforming"]
+    elif step == "inspecting" and customs:
+        en, zh = "Inspected by customs", "海关查验"
+    else:
+        en, zh = STEP_NAMES.get(step, (step.replace("_", " ").capitalize(), step))
+    return {
+        "step": step,
+        "label": {"en": en, "zh": zh},
+        "time": event.get("eventTime"),
+        "recordTime": event.get("recordTime"),
+        "type": event.get("type"),
+        "action": event.get("action"),
+        "disposition": cbv.bare(str(event.get("disposition", "")), cbv.DISPOSITIONS_PREFIXES),
+        "org": {"id": record["org"], "name": org.get("name"), "kind": org.get("kind")},
+        "place": _place(state, event),
+        "via": record.get("via"),
+        "origin": origin,
+        "crossBorder": customs or step == "customs_clearing",
+        "eventID": event.get("eventID"),
+        "receipt": f"/api/v1/transactions/{record['tx']}/receipt",
+    }
+
+
+def _origins(state: StateView, key: str) -> list[dict[str, Any]]:
+    """What the item was made from (transformation inputs, recursively), with each
+    ingredient's product and lot, so a jar names its honey and its oats."""
+    out = []
+    for origin in trace_back(state, key)[:MAX_ORIGINS]:
+        gtin, _, rest = origin.removeprefix("https://id.gs1.org/01/").partition("/")
+        lot = rest.removeprefix("10/") if rest.startswith("10/") else None
+        product = state.get(f"catalog/product/{gtin}") or {}
+        out.append(
+            {
+                "item": origin,
+                "gtin": gtin,
+                "lot": lot,
+                "name": product.get("name"),
+                "name_zh": product.get("name_zh"),
+                "link": origin.removeprefix("https://id.gs1.org"),
+            }
+        )
+    return out
 
 
 VERDICT_MESSAGES = {

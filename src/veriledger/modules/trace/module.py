@@ -630,13 +630,21 @@ def recall_report(state: StateView, recall_id: str) -> list[dict[str, Any]]:
         roots = [f"https://id.gs1.org/01/{record['gtin']}/10/{record['lot']}"]
     else:
         roots = _gtin_identifiers(state, record["gtin"])
+    return derived_items(state, roots, listed={item_key(i) for i in record["items"]})
+
+
+def derived_items(
+    state: StateView, roots: list[str], listed: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every item derived from ``roots`` (:func:`trace_forward`), each with its last
+    known event time, custodian and location. A lot class stands for its items, which
+    are listed themselves, unless ``listed`` names it."""
     index = _ItemIndex(state)
-    listed = {item_key(i) for i in record["items"]}
     events: dict[str, dict[str, Any] | None] = {}
     rows = []
     for item in trace_forward(state, roots, index=index):
-        if _lot_in(item) is not None and item not in listed:
-            continue  # a lot class stands for its items, which are listed themselves
+        if _lot_in(item) is not None and item not in (listed or ()):
+            continue
         summary = index.get(item)
         last = None
         if summary is not None:
@@ -649,6 +657,24 @@ def recall_report(state: StateView, recall_id: str) -> list[dict[str, Any]]:
                 "last_event_time": last["event"]["eventTime"] if last else None,
                 "last_custodian": last["org"] if last else None,
                 "last_location": _where(last["event"]) if last else None,
+            }
+        )
+    return rows
+
+
+def origins(state: StateView, item: str) -> list[dict[str, Any]]:
+    """Every origin of an item (:func:`trace_back`), each with where and by whom it
+    was first recorded (a raw lot's harvest or commissioning)."""
+    rows = []
+    for origin in trace_back(state, item):
+        first = next(iter(events_for(state, origin)), None)
+        record = stored_event(state, first[0]) if first is not None else None
+        rows.append(
+            {
+                "item": origin,
+                "first_event_time": record["event"]["eventTime"] if record else None,
+                "first_custodian": record["org"] if record else None,
+                "first_location": _where(record["event"]) if record else None,
             }
         )
     return rows
@@ -683,6 +709,14 @@ def query_recall_report(state: StateView, params: Mapping[str, str]) -> list[dic
     return recall_report(state, params.get("id", ""))
 
 
+def query_trace_forward(state: StateView, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    return derived_items(state, [params.get("epc", "")])
+
+
+def query_trace_back(state: StateView, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    return origins(state, params.get("epc", ""))
+
+
 MODULE = Module(
     name=NAME,
     messages=(
@@ -701,6 +735,11 @@ MODULE = Module(
             checked_at_submission=True,
         ),
     ),
-    queries={"history": query_history, "recall-report": query_recall_report},
+    queries={
+        "history": query_history,
+        "recall-report": query_recall_report,
+        "trace-forward": query_trace_forward,
+        "trace-back": query_trace_back,
+    },
     errors=ERRORS,
 )

@@ -7,6 +7,7 @@ const T = {
   en: {
     print: "Print", authenticity: "Is it genuine?", enterCode: "Scratch the label and enter the code",
     check: "Check", journey: "Journey", crossBorder: "Cross-border", proof: "Proof",
+    origins: "Made from", ingredient: "Ingredient", lot: "lot",
     checking: "Checking every step against the ledger in this browser…",
     footer: "Each step is a signed entry in a consortium ledger; your browser checks its proof against a checkpoint cosigned by the organisations, trusting no server.",
     verifiedBrand: "Brand verified", unverifiedBrand: "Brand not verified",
@@ -18,6 +19,7 @@ const T = {
   zh: {
     print: "打印", authenticity: "是正品吗？", enterCode: "刮开标签涂层，输入验证码",
     check: "查验", journey: "溯源旅程", crossBorder: "跨境信息", proof: "证明",
+    origins: "原料来源", ingredient: "原料", lot: "批次",
     checking: "正在本浏览器中逐步核验账本证明…",
     footer: "每一步都是联盟账本中由执行方签名的记录；您的浏览器根据各组织共同签署的检查点核验证明，不依赖任何服务器。",
     verifiedBrand: "品牌已认证", unverifiedBrand: "品牌未认证",
@@ -52,6 +54,11 @@ function uriOfThisPage() {
   return url.origin + url.pathname + (url.search ? url.search : "");
 }
 
+function originName(o) {
+  const name = (lang === "zh" && o.name_zh) || o.name || o.gtin;
+  return o.lot ? `${name}, ${T[lang].lot} ${o.lot}` : name;
+}
+
 function render() {
   const t = T[lang];
   const p = view.product || {};
@@ -74,9 +81,14 @@ function render() {
       <strong>${esc(s.label[lang] || s.step)}</strong>
       <div>${esc(t.by)} ${esc(s.org.name || s.org.id)}${place ? ` · ${esc(t.at)} ${esc(place)}${country}` : ""}</div>
       <div class="when">${esc(new Date(s.time).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB"))}</div>
+      ${s.origin ? `<div class="ingredient">${esc(t.ingredient)}: ${esc(originName(s.origin))}</div>` : ""}
       ${s.crossBorder ? `<div class="cb">${esc(t.customs)}</div>` : ""}
     </li>`;
   }).join("") : `<li>${t.noSteps}</li>`;
+  const origins = view.origins || [];
+  $("#origins").hidden = origins.length === 0;
+  $("#origins-list").innerHTML = origins.map((o) =>
+    `<li><a href="${esc(o.link)}?lang=${lang}">${esc(originName(o))}</a></li>`).join("");
   const cross = view.journey.filter((s) => s.crossBorder);
   $("#cross-border").hidden = cross.length === 0;
   $("#cross-border-list").innerHTML = cross.map((s) =>
