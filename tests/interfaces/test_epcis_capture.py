@@ -209,3 +209,34 @@ def test_recall_report_downloads_as_csv(demo_url: str, demo_node: Node, token: s
     assert len(lines) == 4 and all(
         ",aurora,urn:epc:id:sgln:4012345.00010.0" in x for x in lines[1:]
     )
+
+
+def test_refusals_name_the_event_field(demo_url: str, token: str) -> None:
+    future = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    r = _capture(demo_url, token, _doc(_event("f1"), _event("f2", when=future)))
+    assert r.status_code == 400
+    assert [e["field"] for e in r.json()["errors"]] == ["epcisBody.eventList[1].eventTime"]
+    r = _capture(demo_url, token, _doc(_event("f3", step="dancing")))
+    assert [e["field"] for e in r.json()["errors"]] == ["epcisBody.eventList[0].bizStep"]
+
+
+def test_overlapping_documents_with_one_event_are_refused_whole(
+    demo_url: str, demo_node: Node, token: str
+) -> None:
+    """Two documents sent at once share an eventID: the second is refused whole, while
+    the first is still on its way to a block, and none of its events is stored."""
+    shared = f"urn:uuid:{uuid.uuid4()}"
+    first = _doc({**_event(uuid.uuid4().hex[:8]), "eventID": shared})
+    lone = uuid.uuid4().hex[:8]
+    second = _doc(_event(lone), {**_event(uuid.uuid4().hex[:8]), "eventID": shared})
+    accepted = _capture(demo_url, token, first)
+    refused = _capture(demo_url, token, second)  # sent before the first is committed
+    assert _finish(demo_url, accepted)["success"]
+    assert refused.status_code == 400, refused.text
+    assert [e["eventIndex"] for e in refused.json()["errors"]] == [1]
+    time.sleep(0.2)
+    epc = f"urn:epc:id:sgtin:4012345.000001.{lone}"
+    found = httpx.get(f"{demo_url}/epcis/events", params={"MATCH_epc": epc}).json()
+    assert found["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+    # once committed, the same event is refused by the ledger itself
+    _refused(_capture(demo_url, token, _doc({**_event("g1"), "eventID": shared})), "trace/4")

@@ -251,3 +251,126 @@ def test_recall_reaches_derived_items_and_reports_them() -> None:
 )
 def test_item_keys_are_one_spelling_per_item(epc: str, key: str) -> None:
     assert trace.item_key(epc) == key
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ev("ObjectEvent", "01", epcList=[ITEM.format("x1")], action="ADD"),  # no bizStep
+        ev(
+            "ObjectEvent",
+            "01",
+            epcList=[ITEM.format("x2")],
+            action="ADD",
+            bizStep="creating_class_instance",
+        ),
+        ev(
+            "ObjectEvent",
+            "01",
+            quantityList=[{"epcClass": "urn:epc:class:lgtin:4012345.000001.L9", "quantity": 1}],
+            action="ADD",
+        ),
+        ev(
+            "TransformationEvent",
+            "01",
+            inputEPCList=["urn:epc:id:sgtin:0614141.107346.1"],
+            outputEPCList=[ITEM.format("x3")],
+        ),
+    ],
+)
+def test_only_the_prefix_owner_brings_its_items_into_being(event: dict[str, Any]) -> None:
+    c = chain()
+    assert capture(c, "carrier/ops", event)[0][1] == "trace/7"
+    assert capture(c, "brand/ops", event)[0][0]
+
+
+def test_a_carrier_may_observe_and_pack_the_brands_items() -> None:
+    c = chain()
+    item = ITEM.format("y1")
+    assert capture(c, "brand/ops", ev("ObjectEvent", "01", epcList=[item], action="ADD"))[0][0]
+    results = capture(
+        c,
+        "carrier/ops",
+        ev("ObjectEvent", "02", epcList=[item], action="OBSERVE", bizStep="shipping"),
+        ev("AggregationEvent", "03", parentID=PALLET, childEPCs=[item], action="ADD"),
+    )
+    assert all(r[0] for r in results), results
+
+
+def test_lot_to_lot_transformation_reaches_the_product_lots_items() -> None:
+    """Raw lot R2 becomes product lot P8 as a quantity; items commissioned into P8
+    later trace back to R2, and a recall of R2 reaches them."""
+    c = chain()
+    raw = "urn:epc:class:lgtin:4012345.000002.R2"
+    product = "urn:epc:class:lgtin:4012345.000001.P8"
+    items = [ITEM.format(f"q{n}") for n in range(2)]
+    results = capture(
+        c,
+        "brand/ops",
+        ev("ObjectEvent", "01", quantityList=[{"epcClass": raw, "quantity": 5}], action="ADD"),
+        ev(
+            "TransformationEvent",
+            "02",
+            inputQuantityList=[{"epcClass": raw, "quantity": 5}],
+            outputQuantityList=[{"epcClass": product, "quantity": 50}],
+        ),
+        ev(
+            "ObjectEvent",
+            "03",
+            epcList=items,
+            action="ADD",
+            bizStep="commissioning",
+            ilmd={"cbvmda:lotNumber": "P8"},
+        ),
+    )
+    assert all(r[0] for r in results), results
+    raw_key = "https://id.gs1.org/01/04012345000023/10/R2"
+    # the item's own lot P8 is its class, not an origin
+    assert trace.trace_back(c.state, items[0]) == [raw_key]
+    recall = {"reason": "allergen", "gtin": "04012345000023", "lot": "R2"}
+    assert c.run(tx("samr/ops", "trace.recall", recall))[0][0]
+    assert [r["lot"] for r in trace.recalls_affecting(c.state, items[1])] == ["R2"]
+
+
+def test_recall_report_places_an_item_where_its_container_is() -> None:
+    c = chain()
+    items = [ITEM.format(f"z{n}") for n in range(3)]
+    results = capture(
+        c,
+        "brand/ops",
+        ev(
+            "ObjectEvent",
+            "01",
+            epcList=items,
+            action="ADD",
+            bizStep="commissioning",
+            ilmd={"cbvmda:lotNumber": "Z1"},
+            bizLocation={"id": "urn:epc:id:sgln:4012345.00010.0"},
+        ),
+        ev("AggregationEvent", "02", parentID=CASE, childEPCs=items, action="ADD"),
+        ev("AggregationEvent", "03", parentID=PALLET, childEPCs=[CASE], action="ADD"),
+    )
+    assert all(r[0] for r in results), results
+    shipped = ev(
+        "ObjectEvent",
+        "04",
+        epcList=[PALLET],
+        action="OBSERVE",
+        bizStep="departing",
+        bizLocation={"id": "urn:epc:id:sgln:4012345.00020.0"},
+    )
+    assert capture(c, "carrier/ops", shipped)[0][0]
+    ok, _, _ = c.run(
+        tx("samr/ops", "trace.recall", {"reason": "r", "gtin": "04012345000016", "lot": "Z1"})
+    )[0]
+    assert ok
+    recall_id = next(k for k, _ in c.state.scan("trace/recall/")).rsplit("/", 1)[1]
+    rows = trace.recall_report(c.state, recall_id)
+    assert {r["last_custodian"] for r in rows} == {"carrier"}
+    assert {r["last_location"] for r in rows} == {"urn:epc:id:sgln:4012345.00020.0"}
+
+
+def test_a_lot_qualified_serial_is_the_serials_item() -> None:
+    assert trace.item_key("https://id.gs1.org/01/04012345000016/10/L1/21/7") == trace.item_key(
+        "urn:epc:id:sgtin:4012345.000001.7"
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import json
 import threading
@@ -50,8 +51,13 @@ from veriledger.interfaces.epcis.subscriptions import (
 )
 from veriledger.interfaces.http.problems import PayloadTooLargeError, problem
 from veriledger.modules.trace import cbv, epcis_xml
-from veriledger.modules.trace.event_hash import event_hash_id
-from veriledger.modules.trace.module import find_event, iso_ms, vocabulary
+from veriledger.modules.trace.module import (
+    REFUSAL_FIELDS,
+    checked_hash,
+    find_event,
+    iso_ms,
+    vocabulary,
+)
 from veriledger.modules.trace.queries import select_events
 from veriledger.node.node import Node, Submitted
 
@@ -122,6 +128,7 @@ class CaptureJob:
     pending: int
     errors: list[dict[str, Any]] = field(default_factory=list)
     finished: int | None = None
+    on_finish: Callable[[], None] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -147,10 +154,20 @@ class CaptureJobs:
         self._lock = threading.Lock()
 
     def start(
-        self, event_ids: list[str], tx_ids: list[str], futures: list[Future[Submitted]]
+        self,
+        event_ids: list[str],
+        tx_ids: list[str],
+        futures: list[Future[Submitted]],
+        on_finish: Callable[[], None] | None = None,
     ) -> CaptureJob:
         job = CaptureJob(
-            uuid.uuid4().hex, int(time.time() * 1000), len(tx_ids), event_ids, tx_ids, len(tx_ids)
+            uuid.uuid4().hex,
+            int(time.time() * 1000),
+            len(tx_ids),
+            event_ids,
+            tx_ids,
+            len(tx_ids),
+            on_finish=on_finish,
         )
         with self._lock:
             self._jobs[job.id] = job
@@ -169,8 +186,11 @@ class CaptureJobs:
             except Exception as exc:
                 job.errors.append({"eventIndex": index, "reason": str(exc)})
             job.pending -= 1
-            if job.pending == 0:
+            done = job.pending == 0
+            if done:
                 job.finished = int(time.time() * 1000)
+        if done and job.on_finish is not None:
+            job.on_finish()
 
     def get(self, job_id: str) -> CaptureJob:
         with self._lock:
@@ -232,37 +252,102 @@ def _events_of(document: Any, single: bool) -> list[dict[str, Any]]:
     return [{"@context": context, **e} if context and "@context" not in e else e for e in events]
 
 
+class InFlight:
+    """Event hash IDs and eventIDs of captures submitted but not yet committed.
+
+    Admission checks read committed state, so two documents sent together could both
+    pass with the same event, and the block would then refuse one event of the second
+    while committing the rest. A document reserves its events here before admission and
+    keeps them until every one is committed, so the second document is refused whole.
+    """
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def reserve(self, keys: list[set[str]]) -> list[int]:
+        """Reserve each event's keys, all or none; the indices already in flight."""
+        with self._lock:
+            taken = [i for i, k in enumerate(keys) if k & self._keys]
+            if not taken:
+                for k in keys:
+                    self._keys |= k
+            return taken
+
+    def release(self, keys: list[set[str]]) -> None:
+        with self._lock:
+            for k in keys:
+                self._keys -= k
+
+
+def _event_keys(txs: list[Any], events: list[dict[str, Any]]) -> list[set[str]]:
+    keys = []
+    for tx, event in zip(txs, events, strict=True):
+        found = set()
+        with contextlib.suppress(BadInputError):  # admission reports the event's error
+            found.add(checked_hash(tx.id, event))
+        if isinstance(event.get("eventID"), str):
+            found.add(event["eventID"])
+        keys.append(found)
+    return keys
+
+
+def _refusal(prefix: str, index: int, code: str, reason: str, field: str | None) -> dict[str, Any]:
+    where = f"{prefix}[{index}]" if prefix else "$"
+    if field:
+        where = f"{where}.{field}" if prefix else field
+    return {"field": where, "eventIndex": index, "code": code, "reason": reason}
+
+
 def _capture(
-    node: Node, jobs: CaptureJobs, token: str | None, document: Any, single: bool
+    node: Node,
+    jobs: CaptureJobs,
+    in_flight: InFlight,
+    token: str | None,
+    document: Any,
+    single: bool,
 ) -> CaptureJob:
-    member = node.tokens.member(token)
+    node.tokens.member(token)  # a missing or unknown token is refused before anything else
     errors = schema_errors(document)
     if not single and not errors and document.get("type") != "EPCISDocument":
         errors = [{"field": "type", "reason": "POST /epcis/capture takes an EPCISDocument"}]
     if errors:
         raise EpcisDocumentError(errors)
-    del member
     events = _events_of(document, single)
     if not events:
         raise EpcisDocumentError([{"field": "epcisBody.eventList", "reason": "no events"}])
     txs = node.sign_for(token, [{"type": "trace.capture", "body": {"event": e}} for e in events])
-    refusals = node.admission_errors(txs)
-    if refusals:
-        prefix = "" if single else "epcisBody.eventList"
-        raise EpcisDocumentError(
-            [
-                {
-                    "field": f"{prefix}[{i}]" if prefix else "$",
-                    "eventIndex": i,
-                    "code": f"{r.module}/{r.code}",
-                    "reason": r.reason,
-                }
-                for i, r in refusals
-            ]
-        )
-    futures = node.submit(txs)
-    event_ids = [str(e.get("eventID") or event_hash_id(e)) for e in events]
-    return jobs.start(event_ids, [tx.id for tx in txs], futures)
+    prefix = "" if single else "epcisBody.eventList"
+    keys = _event_keys(txs, events)
+    taken = in_flight.reserve(keys)
+    if taken:
+        reason = "the same event is in another capture that is not committed yet"
+        raise EpcisDocumentError([_refusal(prefix, i, "trace/4", reason, "eventID") for i in taken])
+    try:
+        refusals = node.admission_errors(txs)
+        if refusals:
+            raise EpcisDocumentError(
+                [
+                    _refusal(
+                        prefix,
+                        i,
+                        f"{r.module}/{r.code}",
+                        r.reason,
+                        REFUSAL_FIELDS.get(r.code) if r.module == "trace" else None,
+                    )
+                    for i, r in refusals
+                ]
+            )
+        futures = node.submit(txs)
+    except BaseException:
+        in_flight.release(keys)
+        raise
+    event_ids = [
+        str(e.get("eventID") or checked_hash(tx.id, e)) for tx, e in zip(txs, events, strict=True)
+    ]
+    return jobs.start(
+        event_ids, [tx.id for tx in txs], futures, functools.partial(in_flight.release, keys)
+    )
 
 
 def _page(params: dict[str, str]) -> tuple[int, int]:
@@ -301,6 +386,7 @@ def _events_response(
 def create_router(node: Node) -> APIRouter:
     router = APIRouter()
     jobs = CaptureJobs()
+    in_flight = InFlight()
     subscriptions = Subscriptions(node, node.data_dir / "epcis-queries.json")
 
     def bearer(request: Request) -> str | None:
@@ -310,7 +396,9 @@ def create_router(node: Node) -> APIRouter:
     async def capture_response(request: Request, single: bool) -> Response:
         body, content_type = await _body(request)
         document = parse_document(body, content_type)
-        job = await asyncio.to_thread(_capture, node, jobs, bearer(request), document, single)
+        job = await asyncio.to_thread(
+            _capture, node, jobs, in_flight, bearer(request), document, single
+        )
         return JSONResponse(
             job.to_json(),
             status_code=202,

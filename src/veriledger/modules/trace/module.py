@@ -59,6 +59,15 @@ DUPLICATE_EVENT_ID = 4
 FUTURE_EVENT = 5
 UNKNOWN_BIZ_STEP = 6
 NOT_PREFIX_OWNER = 7
+# The event field each capture refusal is about, for problem+json ``field`` names.
+REFUSAL_FIELDS = {
+    NOT_AN_EVENT: "type",
+    DUPLICATE_EVENT: "eventID",
+    DUPLICATE_EVENT_ID: "eventID",
+    FUTURE_EVENT: "eventTime",
+    UNKNOWN_BIZ_STEP: "bizStep",
+    NOT_PREFIX_OWNER: "epcList",
+}
 ERRORS = {
     NOT_AN_EVENT: "not an EPCIS 2.0 event type",
     MALFORMED_EVENT: "the event cannot be read (time, identifiers or structure)",
@@ -153,7 +162,12 @@ def item_key(identifier: str) -> str:
         if identifier.startswith(("urn:epc:id:", "urn:epc:class:")):
             return _epc_digital_link(identifier).split("?", 1)[0]
         if identifier.startswith(("https://", "http://")):
-            return canonicalize_digital_link(identifier).split("?", 1)[0]
+            key = canonicalize_digital_link(identifier).split("?", 1)[0]
+            head, sep, rest = key.partition("/10/")
+            if sep and "/21/" in rest:
+                # ``/01/<gtin>/10/<lot>/21/<serial>`` is the serial's item, as its SGTIN is.
+                key = head + "/21/" + rest.split("/21/", 1)[1]
+            return key
     except BadInputError:
         pass
     return identifier
@@ -177,8 +191,9 @@ def epc_prefix(epc: str) -> str:
 
 def _company_prefix_candidates(epc: str) -> list[str]:
     """GS1 company prefixes an SGTIN may belong to, longest first."""
-    if epc.startswith("urn:epc:id:sgtin:"):
-        return [epc.removeprefix("urn:epc:id:sgtin:").split(".", 1)[0]]
+    for scheme in ("urn:epc:id:sgtin:", "urn:epc:class:lgtin:", "urn:epc:idpat:sgtin:"):
+        if epc.startswith(scheme):
+            return [epc.removeprefix(scheme).split(".", 1)[0]]
     marker = "/01/"
     if epc.startswith("https://") and marker in epc:
         gtin = epc.split(marker, 1)[1][:14]
@@ -224,9 +239,26 @@ def _lot_in(key: str) -> str | None:
     return lot.split("/", 1)[0] if sep and head.startswith("https://id.gs1.org/01/") else None
 
 
-def _check_commissioning(state: StateView, event: Mapping[str, Any], ctx: Context) -> None:
+def _created_roles(event: Mapping[str, Any], step: str | None) -> frozenset[str]:
+    """The roles whose identifiers an event brings into being: what only the owner of
+    their GS1 company prefix may do. Commissioning by name, but also an ObjectEvent
+    ``ADD`` (EPCIS: the objects were created or introduced) under any bizStep, and the
+    outputs of every transformation."""
+    if step == "commissioning":
+        return frozenset({"epc", "output"})
+    kind = event.get("type")
+    if kind == "TransformationEvent":
+        return frozenset({"output"})
+    if kind == "ObjectEvent" and event.get("action") == "ADD":
+        return frozenset({"epc"})
+    return frozenset()
+
+
+def _check_commissioning(
+    state: StateView, event: Mapping[str, Any], ctx: Context, roles: frozenset[str]
+) -> None:
     for epc, role in identifiers(event):
-        if role not in ("epc", "output"):
+        if role not in roles:
             continue
         for prefix in _company_prefix_candidates(epc):
             claim = state.get(f"catalog/prefix/{prefix}")
@@ -265,7 +297,7 @@ def check_identifiers(event: Mapping[str, Any]) -> None:
 _HASHES: dict[str, str] = {}
 
 
-def _checked_hash(tx_id: str, event: Mapping[str, Any]) -> str:
+def checked_hash(tx_id: str, event: Mapping[str, Any]) -> str:
     """The identifier checks and event hash of a transaction's event, computed once.
 
     Both are pure functions of the event, and a transaction's event never changes, so
@@ -299,7 +331,7 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
         raise _reject(NOT_AN_EVENT, f"type {event.get('type')!r} is not an EPCIS 2.0 event type")
     try:
         when = event_time_ms(event.get("eventTime"))
-        hash_id = _checked_hash(ctx.tx_id, event)
+        hash_id = checked_hash(ctx.tx_id, event)
     except BadInputError as exc:
         raise _reject(MALFORMED_EVENT, exc.diagnostics()) from None
     if state.get(event_key(hash_id)) is not None:
@@ -320,12 +352,14 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
             f"{iso_ms(ctx.block_time)} by more than {FUTURE_TOLERANCE_MS // 60000} minutes",
         )
     step = event.get("bizStep")
+    word = None
     if step is not None:
         word = cbv.bare(step, cbv.BIZ_STEPS_PREFIXES) if isinstance(step, str) else None
         if word is None or (word not in cbv.BIZ_STEPS and ":" not in word):
             raise _reject(UNKNOWN_BIZ_STEP, f"bizStep {step!r} is neither CBV 2.0 nor a URI")
-        if word == "commissioning":
-            _check_commissioning(state, event, ctx)
+    created = _created_roles(event, word)
+    if created:
+        _check_commissioning(state, event, ctx, created)
     event["recordTime"] = iso_ms(ctx.block_time)
     writes[event_key(hash_id)] = {
         "event": event,
@@ -545,6 +579,15 @@ class _ItemIndex:
 
     def __init__(self, state: StateView) -> None:
         self.state = state
+        self._children: dict[str, frozenset[str]] = {}
+
+    def children(self, key: str, event: Mapping[str, Any]) -> frozenset[str]:
+        """The canonical child keys of an aggregation event, computed once per event."""
+        found = self._children.get(key)
+        if found is None:
+            found = frozenset(item_key(c) for c in _ids(event.get("childEPCs")))
+            self._children[key] = found
+        return found
 
     def get(self, item: str) -> tuple[str, set[str]] | None:
         """``(latest event key id, roles)`` of a canonical item key, or None."""
@@ -582,17 +625,32 @@ def trace_forward(
 
 
 def trace_back(state: StateView, item: str, limit: int = 100_000) -> list[str]:
-    """Every input an item was made from, recursively (its origins)."""
+    """Every input an item was made from, recursively (its origins).
+
+    A serialised item commissioned into a lot goes back through that lot's class too,
+    so items of a product lot made from raw lots (a lot-to-lot transformation with
+    ``outputQuantityList``) name those raw lots. The item's own lot is its class, not
+    an origin, and is not listed unless it is also some transformation's input.
+    """
+    start = item_key(item)
     seen: dict[str, None] = {}
-    queue = [item_key(item)]
+    own_lots: set[str] = set()
+    queue: deque[tuple[str, bool]] = deque([(start, False)])
     while queue and len(seen) < limit:
-        current = queue.pop(0)
+        current, is_input = queue.popleft()
+        if is_input:
+            own_lots.discard(current)
         if current in seen:
             continue
         seen[current] = None
-        queue += [item_key(i) for i in _transformation_inputs(state, current)]
-    seen.pop(item_key(item), None)
-    return list(seen)
+        queue.extend((item_key(i), True) for i in _transformation_inputs(state, current))
+        lot, gtin = _item_lot(state, current), _gtin_in(current)
+        if lot is not None and gtin is not None and "/21/" in current:
+            lot_class = f"https://id.gs1.org/01/{gtin}/10/{lot}"
+            if lot_class not in seen:
+                own_lots.add(lot_class)
+            queue.append((lot_class, False))
+    return [s for s in seen if s != start and s not in own_lots]
 
 
 def recalls_affecting(state: StateView, item: str) -> list[dict[str, Any]]:
@@ -645,12 +703,7 @@ def derived_items(
     for item in trace_forward(state, roots, index=index):
         if _lot_in(item) is not None and item not in (listed or ()):
             continue
-        summary = index.get(item)
-        last = None
-        if summary is not None:
-            if summary[0] not in events:  # items of a lot mostly share their last event
-                events[summary[0]] = stored_event(state, summary[0])
-            last = events[summary[0]]
+        last = _last_known(state, index, events, item)
         rows.append(
             {
                 "item": item,
@@ -660,6 +713,41 @@ def derived_items(
             }
         )
     return rows
+
+
+def _last_known(
+    state: StateView,
+    index: _ItemIndex,
+    events: dict[str, dict[str, Any] | None],
+    item: str,
+    depth: int = 8,
+) -> dict[str, Any] | None:
+    """An item's latest event, or, while it sits in a container (its latest event put
+    it in one), the container's latest event: a case on a shipped pallet is where the
+    pallet is. ``events`` memoises records, which items of a lot mostly share."""
+    summary = index.get(item)
+    if summary is None:
+        return None
+    if summary[0] not in events:
+        events[summary[0]] = stored_event(state, summary[0])
+    last = events[summary[0]]
+    if last is None or depth == 0:
+        return last
+    event = last["event"]
+    parent = event.get("parentID")
+    inside = (
+        event.get("type") == "AggregationEvent"
+        and event.get("action") in ("ADD", "OBSERVE")
+        and isinstance(parent, str)
+        and item in index.children(summary[0], event)
+    )
+    if not inside:
+        return last
+    outer = _last_known(state, index, events, item_key(str(parent)), depth - 1)
+    if outer is None:
+        return last
+    later = event_time_ms(outer["event"].get("eventTime")) > event_time_ms(event.get("eventTime"))
+    return outer if later else last
 
 
 def origins(state: StateView, item: str) -> list[dict[str, Any]]:
