@@ -31,6 +31,7 @@ from veriledger.core.nfc_sun import (
     check_counter,
     decrypt_file_data,
     decrypt_picc_data,
+    encode_aes_sun,
     full_sdm_mac,
     lrp_session_key,
     lrp_session_vector,
@@ -412,3 +413,44 @@ def test_fuzz_verify_plain_taps_are_rejected(
         return
     with pytest.raises(SunMacError):
         verify_sun(params, file_read_key=bytes(16), mode=mode)
+
+
+ENCRYPTED_AES = [
+    v
+    for v in POSITIVE
+    if v["mode"] == "AES"
+    and v["mirroring"] == "encrypted_picc"
+    and v["mac_input_ascii"] == ""
+    and v["expected"]["file_data_hex"] is None
+    and v["expected"]["picc_data_tag"] == "C7"
+]
+
+
+@pytest.mark.parametrize("vector", ENCRYPTED_AES, ids=lambda v: v["id"])
+def test_encoding_a_tap_gives_the_vectors_url(vector: dict[str, Any]) -> None:
+    """The tag side, used by the demo and tests, writes the very bytes NXP lists."""
+    keys = vector["keys"]
+    plaintext = bytes.fromhex(vector["intermediate"]["picc_plaintext"])
+    picc, mac = encode_aes_sun(
+        bytes.fromhex(vector["expected"]["uid"]),
+        vector["expected"]["read_ctr"],
+        file_read_key=bytes.fromhex(keys["sdm_file_read_key"]),
+        meta_read_key=bytes.fromhex(keys["sdm_meta_read_key"]),
+        picc_random=plaintext[11:],
+    )
+    assert (picc, mac) == (vector["params"]["picc_data"].upper(), vector["params"]["cmac"].upper())
+
+
+def test_encoded_taps_verify_and_count() -> None:
+    counters = (1, 2, 500)
+    key, meta = bytes(range(16)), bytes(range(16, 32))
+    uid = bytes.fromhex("04A1B2C3D4E5F6")
+    last = None
+    for counter in counters:
+        picc, mac = encode_aes_sun(uid, counter, file_read_key=key, meta_read_key=meta)
+        message = verify_sun(
+            SunParams.from_hex(cmac=mac, picc_data=picc), file_read_key=key, meta_read_key=meta
+        )
+        assert (message.uid, message.read_counter) == (uid, counter)
+        check_counter(last, counter)
+        last = counter

@@ -523,3 +523,38 @@ def check_counter(last_seen: int | None, counter: int) -> None:
     _check_counter_range(last_seen, "last accepted counter")
     if counter <= last_seen:
         raise CounterReplayError(counter, last_seen)
+
+
+def encode_aes_sun(
+    uid: bytes,
+    read_counter: int,
+    *,
+    file_read_key: bytes,
+    meta_read_key: bytes,
+    picc_random: bytes = bytes(5),
+) -> tuple[str, str]:
+    """What a tag in AES mode writes into its URL on one read: ``(PICCData, SDMMAC)``
+    as uppercase hex, with UID and counter mirrored encrypted and an empty MAC input.
+
+    This is the tag's side, for the demo and the tests, which need genuine taps
+    without a tag at hand; a verifier never calls it. ``picc_random`` fills the
+    block, as the tag's random bytes do.
+
+    Raises:
+        MalformedKeyError: a key is not 16 bytes.
+        MalformedNfcDataError: a UID not 7 bytes, a counter outside 24 bits, or
+            random padding not 5 bytes.
+    """
+    _check_key(file_read_key, "SDM file read key")
+    _check_key(meta_read_key, "SDM meta read key")
+    if len(uid) != UID_LENGTH:
+        raise MalformedNfcDataError(f"UID is {len(uid)} bytes, want {UID_LENGTH}")
+    _check_counter_range(read_counter, "read counter")
+    if len(picc_random) != _BLOCK - 1 - UID_LENGTH - COUNTER_LENGTH:
+        raise MalformedNfcDataError("PICCData random padding must be 5 bytes")
+    tag = PICC_TAG_UID_MIRRORED | PICC_TAG_COUNTER_MIRRORED | UID_LENGTH
+    plain = bytes([tag]) + uid + read_counter.to_bytes(COUNTER_LENGTH, "little") + picc_random
+    encryptor = Cipher(algorithms.AES(meta_read_key), modes.CBC(bytes(_BLOCK))).encryptor()
+    picc = encryptor.update(plain) + encryptor.finalize()
+    mac = truncate_mac(full_sdm_mac("aes", file_read_key, uid, read_counter, b""))
+    return picc.hex().upper(), mac.hex().upper()

@@ -36,6 +36,7 @@ KEYS = "keys"
 TOKENS = "api-tokens.json"
 CREDENTIALS = "credentials.json"
 GATEWAY = "gateway.json"
+NFC_KEYS = "nfc-keys.json"
 """``{"member": "<org>/<name>"}``: the member consumer scans are relayed as."""
 
 
@@ -164,3 +165,50 @@ def init_data_dir(
         credentials.setdefault(org_id, {})[member_id] = tokens.issue(member_id)
     _write_private(path / CREDENTIALS, orjson.dumps(credentials, option=orjson.OPT_INDENT_2))
     return genesis
+
+
+@dataclass(frozen=True)
+class NfcTagKeys:
+    """A product line's NTAG 424 DNA SDM keys, and the UID each item's tag must have."""
+
+    file_read_key: bytes
+    meta_read_key: bytes
+    uids: dict[str, bytes]
+    """serial -> tag UID; a serial absent here accepts any tag holding these keys."""
+
+
+def save_nfc_keys(path: Path, gtin: str, keys: NfcTagKeys) -> None:
+    """Add a GTIN's tag keys to the data directory's secret ``nfc-keys.json`` (0600).
+
+    The keys never go on the ledger: whoever holds them can forge taps.
+    """
+    file = path / NFC_KEYS
+    data = orjson.loads(file.read_bytes()) if file.exists() else {}
+    data[gtin] = {
+        "file_read_key": keys.file_read_key.hex(),
+        "meta_read_key": keys.meta_read_key.hex(),
+        "uids": {serial: uid.hex() for serial, uid in keys.uids.items()},
+    }
+    _write_private(file, orjson.dumps(data, option=orjson.OPT_INDENT_2))
+
+
+def load_nfc_keys(path: Path, gtin: str) -> NfcTagKeys | None:
+    """A GTIN's tag keys, or None when this node verifies no tags of it.
+
+    Raises:
+        StorageError: the file is not the JSON that :func:`save_nfc_keys` writes.
+    """
+    file = path / NFC_KEYS
+    if not file.exists():
+        return None
+    try:
+        entry = orjson.loads(file.read_bytes()).get(gtin)
+        if entry is None:
+            return None
+        return NfcTagKeys(
+            bytes.fromhex(entry["file_read_key"]),
+            bytes.fromhex(entry["meta_read_key"]),
+            {serial: bytes.fromhex(uid) for serial, uid in entry.get("uids", {}).items()},
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StorageError(f"{file}: unreadable NFC keys ({exc})") from None

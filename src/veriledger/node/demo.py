@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 from veriledger.chain.transactions import Transaction, sign_transaction
 from veriledger.core.encoding import b64encode
 from veriledger.core.keys import SignerKey
+from veriledger.core.nfc_sun import encode_aes_sun
 from veriledger.modules.authenticity.codes import make_items
 from veriledger.modules.authenticity.module import code_hash
 from veriledger.node import datadir
 from veriledger.node.datadir import OrgSpec
 from veriledger.node.demo_food import FOOD_LOCATIONS, FOOD_PREFIX, FOOD_PRODUCTS, food_batches
-from veriledger.node.demo_journeys import all_items, journey_batches, serial_of
+from veriledger.node.demo_journeys import PER_CASE, all_items, journey_batches, serial_of
 from veriledger.node.node import Node
 
 DEMO_CHAIN = "demo.veriledger.example/ledger"
@@ -337,6 +339,7 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
             keys.pop("swiftfreight/dara", None)
     registrations, secret = make_items(JACKET, [serial_of(i) for i in all_items()])
     _write_codes(node.data_dir, secret)
+    _provision_nfc(node.data_dir)
     for batch in [*journey_batches(tx, registrations), *food_batches(tx)]:
         for future in node.submit(batch):
             committed += future.result(timeout=30).status == "committed"
@@ -372,6 +375,34 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
 JACKET = "04012345000016"
 CLONED_SERIAL = "1001"
 CODES_FILE = "item-codes.csv"
+NFC_TAPS_FILE = "nfc-taps.txt"
+NFC_SERIALS = [str(1000 + n) for n in range(PER_CASE)]  # the first case carries NTAG 424 tags
+
+
+def tag_uid(serial: str) -> bytes:
+    """The 7-byte UID of the demo tag on a jacket (NXP UIDs start with 0x04)."""
+    return bytes.fromhex("04") + hashlib.sha256(f"uid {serial}".encode()).digest()[:6]
+
+
+def _provision_nfc(path: Path) -> None:
+    """Tag keys for the jackets' NTAG 424 DNA tags, and tap URLs to try: each URL is one
+    genuine read, so the first opening verifies and a second one is a replay."""
+    keys = datadir.NfcTagKeys(
+        secrets.token_bytes(16),
+        secrets.token_bytes(16),
+        {serial: tag_uid(serial) for serial in NFC_SERIALS},
+    )
+    datadir.save_nfc_keys(path, JACKET, keys)
+    lines = []
+    for counter in (1, 2, 3):
+        picc, mac = encode_aes_sun(
+            tag_uid(NFC_SERIALS[0]),
+            counter,
+            file_read_key=keys.file_read_key,
+            meta_read_key=keys.meta_read_key,
+        )
+        lines.append(f"/01/{JACKET}/21/{NFC_SERIALS[0]}?picc_data={picc}&cmac={mac}")
+    (path / NFC_TAPS_FILE).write_text("\n".join(lines) + "\n")
 
 
 def _write_codes(path: Path, secret: dict[str, str]) -> None:

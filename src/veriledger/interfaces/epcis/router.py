@@ -49,7 +49,7 @@ from veriledger.interfaces.epcis.subscriptions import (
     Subscriptions,
     subscription_terms,
 )
-from veriledger.interfaces.http.problems import PayloadTooLargeError, problem
+from veriledger.interfaces.http.problems import PayloadTooLargeError, json_object, problem
 from veriledger.modules.trace import cbv, epcis_xml
 from veriledger.modules.trace.module import (
     REFUSAL_FIELDS,
@@ -216,13 +216,7 @@ async def _body(request: Request) -> tuple[bytes, str]:
 
 async def _json_object(request: Request) -> dict[str, Any]:
     body, _ = await _body(request)
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadInputError(f"body: not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise BadInputError("body: must be a JSON object")
-    return data
+    return json_object(body)
 
 
 def parse_document(body: bytes, content_type: str) -> Any:

@@ -24,7 +24,7 @@ from veriledger.chain.blocks import BlockHeader
 from veriledger.chain.transactions import MalformedTransactionError, Transaction
 from veriledger.core.errors import BadInputError, OutOfRangeError
 from veriledger.interfaces.epcis.router import create_router as epcis_router
-from veriledger.interfaces.http import problems, recalls, resolver
+from veriledger.interfaces.http import problems, recalls, resolver, taps
 from veriledger.log.checkpoint import Checkpoint
 from veriledger.log.tiles import parse_tile_path
 from veriledger.log.tlog_proof import MEDIA_TYPE as TLOG_PROOF
@@ -55,6 +55,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(_reads(node), prefix="/api/v1", tags=["api"])
     app.include_router(recalls.create_router(node), prefix="/api/v1", tags=["recalls"])
     app.include_router(resolver.create_router(node), tags=["GS1 Digital Link"])
+    app.include_router(taps.create_router(node), tags=["GS1 Digital Link"])
     app.include_router(_ops(node), tags=["operations"])
     app.include_router(epcis_router(node), prefix="/epcis", tags=["EPCIS 2.0"])
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")

@@ -8,8 +8,10 @@ here, and one test pins its shape.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,6 +38,21 @@ BAD_REQUEST_CODES = {("chain", 1), ("chain", 2), ("chain", 4)}
 class PayloadTooLargeError(BadInputError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"request body is {size} bytes, the limit is {limit}")
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body that must be one JSON object.
+
+    Raises:
+        BadInputError: naming ``body`` and why it is not one.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadInputError(f"body: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadInputError("body: must be a JSON object")
+    return data
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -78,6 +95,16 @@ def classify(exc: VeriledgerError) -> tuple[int, str, str]:
     return 500, "internal", "Internal error"
 
 
+_FIELD_PREFIX = re.compile(r"([A-Za-z0-9_$][\w.\[\]$-]{0,80}): ")
+
+
+def _leading_field(detail: str) -> str | None:
+    """The field a message names first (``"uri: ..."``), by the package's convention
+    of starting an error with the field it is about."""
+    match = _FIELD_PREFIX.match(detail)
+    return match.group(1) if match else None
+
+
 def error_response(exc: VeriledgerError) -> JSONResponse:
     status, slug, title = classify(exc)
     code = f"{exc.module}/{exc.code}" if isinstance(exc, RejectedError) else None
@@ -87,7 +114,7 @@ def error_response(exc: VeriledgerError) -> JSONResponse:
         slug,
         title,
         detail,
-        field=getattr(exc, "field", None),
+        field=getattr(exc, "field", None) or _leading_field(detail),
         code=code,
         errors=getattr(exc, "errors", None),
     )

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from veriledger.chain.state import StateView
-from veriledger.chain.transactions import sign_transaction
-from veriledger.core.errors import BadInputError
+from veriledger.chain.transactions import Transaction, sign_transaction
+from veriledger.core.errors import BadInputError, RejectedError
 from veriledger.core.gs1 import element_strings_from_epc_uri, parse_digital_link
+from veriledger.interfaces.http.problems import json_object
 from veriledger.modules.authenticity.module import code_hash, item_record_key
 from veriledger.modules.catalog.module import prefix_owner
 from veriledger.modules.trace import cbv
@@ -239,6 +239,33 @@ def _sgtin(uri: str) -> tuple[str, str]:
     return values["01"], values["21"]
 
 
+def scanner_id(request: Request) -> str:
+    """A pseudonym for the consumer's device, new each day: scans of one phone on one
+    day can be told apart from another phone's, but no person is named."""
+    client = request.client.host if request.client else ""
+    return hashlib.sha256(
+        f"{client}|{request.headers.get('user-agent', '')}|{time.strftime('%Y-%m-%d')}".encode()
+    ).hexdigest()[:16]
+
+
+def relay(
+    node: Node, kind: str, body: dict[str, Any], event_type: str
+) -> tuple[Transaction, dict[str, Any]]:
+    """Submit a consumer's check as this node's gateway member and wait for its block.
+
+    Raises:
+        RejectedError: the ledger refused it (the code and reason say why).
+        BadInputError: the node relays no consumer checks.
+    """
+    tx = sign_transaction(node.member_key(node.gateway_member()), node.chain, kind, body)
+    result = node.submit([tx])[0].result(timeout=30)
+    if result.status != "committed":
+        module, _, number = (result.code or "node/0").partition("/")
+        raise RejectedError(module, int(number) if number.isdigit() else 0, result.reason or "")
+    row = node.storage.tx(tx.id)
+    return tx, next(e for e in (row.events if row else []) if e.get("type") == event_type)
+
+
 def verify_code(node: Node, request: Request, body: dict[str, Any]) -> dict[str, Any]:
     """Check a consumer's code: relay a pseudonymous scan to the ledger, return its verdict.
 
@@ -254,22 +281,11 @@ def verify_code(node: Node, request: Request, body: dict[str, Any]) -> dict[str,
     item = query(state, {"gtin": gtin, "serial": serial})
     salt = base64.b64decode(item["salt"]) if item else b"\x00" * 16
     digest = code_hash(salt, gtin, serial, code.strip().upper())
-    client = request.client.host if request.client else ""
-    scanner = hashlib.sha256(
-        f"{client}|{request.headers.get('user-agent', '')}|{time.strftime('%Y-%m-%d')}".encode()
-    ).hexdigest()[:16]
-    scan = {"gtin": gtin, "serial": serial, "code_hash": digest, "scanner": scanner}
+    scan = {"gtin": gtin, "serial": serial, "code_hash": digest, "scanner": scanner_id(request)}
     for field in ("country", "lat", "lon", "place"):
         if isinstance(body.get(field), str) and body[field]:
             scan[field] = body[field]
-    tx = sign_transaction(
-        node.member_key(node.gateway_member()), node.chain, "authenticity.scan", scan
-    )
-    result = node.submit([tx])[0].result(timeout=30)
-    if result.status != "committed":
-        raise BadInputError(f"{result.code}: {result.reason}")
-    row = node.storage.tx(tx.id)
-    event = next(e for e in (row.events if row else []) if e.get("type") == "authenticity.scanned")
+    tx, event = relay(node, "authenticity.scan", scan, "authenticity.scanned")
     first = event.get("first") or {}
     when = ""
     if first:
@@ -345,12 +361,7 @@ def create_router(node: Node) -> APIRouter:
     @router.post("/api/v1/items/verify")
     async def verify(request: Request) -> dict[str, Any]:
         """A consumer's authenticity check: the code under the scratch-off layer."""
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            raise BadInputError(f"body: not JSON ({exc})") from None
-        if not isinstance(body, dict):
-            raise BadInputError("body: must be a JSON object")
+        body = json_object(await request.body())
         return await asyncio.to_thread(verify_code, node, request, body)
 
     @router.get("/api/v1/items")

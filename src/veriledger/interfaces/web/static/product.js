@@ -152,6 +152,21 @@ async function checkCode(event) {
   out.textContent = body.message ? body.message[lang] || body.message.en : body.detail;
 }
 
+// An NFC tag's URL carries its SUN message (PICCData and MAC); the node checks it.
+const SUN_MAC = params.get("cmac") || params.get("c");
+
+async function checkTap() {
+  const out = $("#tap-verdict");
+  const res = await fetch("/api/v1/items/tap", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ uri: uriOfThisPage() }),
+  });
+  const body = await res.json();
+  out.hidden = false;
+  out.dataset.verdict = body.verdict || "error";
+  out.textContent = body.message ? body.message[lang] || body.message.en : body.detail;
+}
+
 async function main() {
   $("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLanguage(); });
   $("#print").addEventListener("click", () => window.print());
@@ -167,6 +182,12 @@ async function main() {
   if (view.authenticity) {
     $("#authenticity").hidden = false;
     $("#verify-form").addEventListener("submit", checkCode);
+  } else {
+    $("#verify-form").hidden = true;
+  }
+  if (SUN_MAC) {
+    $("#authenticity").hidden = false;
+    await checkTap();
   }
   await drawMap();
   document.body.dataset.ready = "true";
