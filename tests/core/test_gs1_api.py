@@ -20,6 +20,7 @@ def test_exported_members() -> None:
             "DigitalLinkError", "EPCURIError", "ElementString", "GCN", "GLN", "GS1Error",
             "GS1FormatError", "GTIN", "KeyType", "LGTIN", "ParseOptions", "SGLN", "SGTIN",
             "SSCC", "STRICT", "build_digital_link", "canonicalize_digital_link",
+            "compress_digital_link", "decompress_digital_link", "is_compressed_digital_link",
             "default_ai_table", "digital_link_from_epc_uri", "element_strings_from_epc_uri",
             "epc_uri_from_digital_link", "epc_uri_from_element_strings",
             "format_element_strings", "gs1_check_character_pair", "gs1_check_digit",

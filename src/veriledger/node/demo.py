@@ -90,10 +90,15 @@ DEMO_ORGS = [
 GENESIS_TIME = 1_790_000_000_000
 
 
-def create_demo(path: Path, block_max_ms: int = 100) -> None:
+def create_demo(path: Path, block_max_ms: int = 100, block_max_txs: int = 500) -> None:
     """Create the demo consortium's data directory (keys, genesis, API tokens)."""
     datadir.init_data_dir(
-        path, DEMO_CHAIN, DEMO_ORGS, GENESIS_TIME, block_max_txs=500, block_max_ms=block_max_ms
+        path,
+        DEMO_CHAIN,
+        DEMO_ORGS,
+        GENESIS_TIME,
+        block_max_txs=block_max_txs,
+        block_max_ms=block_max_ms,
     )
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -92,6 +92,10 @@ class WrongChainError(BadInputError):
 
 class NotCommittedError(BadInputError):
     """No receipt yet: the transaction is unknown, pending, or not under a final checkpoint."""
+
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -373,8 +377,15 @@ class Node:
 
     # --- submission ---------------------------------------------------------------------
 
-    def submit(self, txs: Sequence[Transaction]) -> list[Future[Submitted]]:
+    def submit(
+        self, txs: Sequence[Transaction], *, signed_here: bool = False, admitted: bool = False
+    ) -> list[Future[Submitted]]:
         """Check and queue signed transactions; all are accepted or none is.
+
+        ``signed_here``: this process just signed them (:meth:`sign_for`), so their
+        signatures are not checked again. ``admitted``: the caller has just run
+        :meth:`admission_errors` on them. Both only skip repeated work; the block
+        still executes every rule.
 
         Raises:
             WrongChainError, SignatureError, DuplicateTransactionError, BadInputError,
@@ -383,12 +394,13 @@ class Node:
         for i, tx in enumerate(txs):
             if tx.chain != self.chain:
                 raise _at(WrongChainError(tx.chain, self.chain), i, len(txs))
-        results = self.signatures.check(
-            [(tx.signer_key, tx.signing_bytes, tx.sig_bytes) for tx in txs]
-        )
-        for i, ok in enumerate(results):
-            if not ok:
-                raise _at(InvalidTransactionSignatureError(txs[i].signer), i, len(txs))
+        if not signed_here:
+            results = self.signatures.check(
+                [(tx.signer_key, tx.signing_bytes, tx.sig_bytes) for tx in txs]
+            )
+            for i, ok in enumerate(results):
+                if not ok:
+                    raise _at(InvalidTransactionSignatureError(txs[i].signer), i, len(txs))
         with self._submit_lock:
             ids = [tx.id for tx in txs]
             if len(set(ids)) != len(ids):
@@ -396,7 +408,8 @@ class Node:
             known = self.storage.known_tx_ids(ids) | (set(ids) & set(self._pending))
             if known:
                 raise DuplicateTransactionError(sorted(known)[0])
-            self._precheck(txs)
+            if not admitted:
+                self._precheck(txs)
             futures: list[Future[Submitted]] = []
             for tx in txs:
                 future: Future[Submitted] = Future()
@@ -536,6 +549,11 @@ class Node:
         entry = self.reader.entries(index, index + 1)[0]
         proof = self.reader.inclusion_proof(index, size)
         return TlogProof(index, tuple(proof), note, entry)
+
+    def offload(self, fn: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> Future[list[R]]:
+        """Run pure, picklable work on the worker processes (the other core) while the
+        caller goes on; see :meth:`SignatureChecker.map_chunks`."""
+        return self.signatures.map_chunks(fn, items)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         """Call ``closer()`` first when the node closes (stops subscription threads)."""

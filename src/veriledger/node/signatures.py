@@ -12,8 +12,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TypeVar
 
 from veriledger.core.keys import ed25519_verify
 
@@ -21,6 +22,8 @@ Item = tuple[bytes, bytes, bytes]
 """``(public key, message, signature)``."""
 
 PARALLEL_THRESHOLD = 64
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -68,6 +71,34 @@ class SignatureChecker:
         for future in futures:
             out.extend(future.result())
         return out
+
+    def map_chunks(
+        self, fn: Callable[[Sequence[T]], list[R]], items: Sequence[T]
+    ) -> Future[list[R]]:
+        """``fn`` over ``items`` on the worker processes, in chunks, as one future.
+
+        For pure work that does not need this process (a capture's event hashes):
+        the caller does its own work meanwhile and collects the result after. With
+        no workers, or a small batch, ``fn`` runs here and the future is done.
+        """
+        if self._pool is None or len(items) < PARALLEL_THRESHOLD:
+            done: Future[list[R]] = Future()
+            done.set_result(fn(items))
+            return done
+        chunk = -(-len(items) // self._workers)
+        parts = [self._pool.submit(fn, items[i : i + chunk]) for i in range(0, len(items), chunk)]
+        joined: Future[list[R]] = Future()
+
+        def collect(_: Future[list[R]]) -> None:
+            if all(part.done() for part in parts) and not joined.done():
+                try:
+                    joined.set_result([x for part in parts for x in part.result()])
+                except BaseException as exc:  # a worker died or fn raised
+                    joined.set_exception(exc)
+
+        for part in parts:
+            part.add_done_callback(collect)
+        return joined
 
     def close(self) -> None:
         if self._pool is not None:

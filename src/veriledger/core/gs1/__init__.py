@@ -43,6 +43,11 @@ from veriledger.core.gs1.digital_link import (
     parse_digital_link,
     validate_path_sequence,
 )
+from veriledger.core.gs1.dl_compression import (
+    compress_digital_link,
+    decompress_digital_link,
+    is_compressed_digital_link,
+)
 from veriledger.core.gs1.element_strings import (
     ElementString,
     format_element_strings,
@@ -85,6 +90,8 @@ __all__ = [
     "ParseOptions",
     "build_digital_link",
     "canonicalize_digital_link",
+    "compress_digital_link",
+    "decompress_digital_link",
     "default_ai_table",
     "digital_link_from_epc_uri",
     "element_strings_from_epc_uri",
@@ -93,6 +100,7 @@ __all__ = [
     "format_element_strings",
     "gs1_check_character_pair",
     "gs1_check_digit",
+    "is_compressed_digital_link",
     "is_valid_key",
     "is_valid_path_sequence",
     "parse_digital_link",

@@ -153,6 +153,14 @@ class AITable:
         )
         """The same, ordered as gs1-syntax-engine orders them (by their text), which
         decides which path is chosen when several fit the data equally well."""
+        by_key: dict[str, list[tuple[str, ...]]] = {}
+        for sequence in self.sorted_path_sequences:
+            by_key.setdefault(sequence[0], []).append(sequence)
+        self.path_sequences_by_key: dict[str, tuple[tuple[str, ...], ...]] = {
+            key: tuple(found) for key, found in by_key.items()
+        }
+        """The sorted sequences grouped by their primary key, so that building a link
+        looks only at its own key's few sequences."""
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> AITable:

@@ -26,9 +26,8 @@ Digital Link URI syntax standard:
 7. Every value is checked against the AI table, and the AIs must go together (see
    :mod:`.element_strings`).
 
-GS1 DL URI compression is not supported: its binary encoding depends on the GS1
-compression prototype's tables, and the only test vectors come from one unverified
-source.
+Compressed Digital Link URIs (the binary, base64url form of gs1/digital-link.js) are
+read and written by :mod:`.dl_compression`.
 """
 
 from __future__ import annotations
@@ -369,8 +368,19 @@ def build_digital_link(
         DigitalLinkError: no primary key, an AI left for the query that is not a valid
             attribute, or a bad ``stem``.
     """
+    return build_from_valid(as_element_strings(data, options), stem, options)
+
+
+def build_from_valid(
+    elements: Sequence[ElementString], stem: str | None = None, options: ParseOptions = STRICT
+) -> str:
+    """:func:`build_digital_link` for element strings already validated as a whole (an
+    EPC URI's, say), which are not validated again.
+
+    Raises:
+        DigitalLinkError: as :func:`build_digital_link`.
+    """
     table = default_ai_table()
-    elements = as_element_strings(data, options)
     first: dict[str, ElementString] = {}
     for element in elements:
         first.setdefault(element.ai, element)
@@ -385,9 +395,8 @@ def build_digital_link(
             "no Digital Link primary key among the AIs",
         )
     best: tuple[str, ...] = (key,)
-    for sequence in table.sorted_path_sequences:
-        fits = all(ai in first for ai in sequence[1:])
-        if sequence[0] == key and len(sequence) > len(best) and fits:
+    for sequence in table.path_sequences_by_key.get(key, ()):
+        if len(sequence) > len(best) and all(ai in first for ai in sequence[1:]):
             best = sequence
     path = [first[ai] for ai in best]
     rest = [first[ai] for ai in first if ai not in best]

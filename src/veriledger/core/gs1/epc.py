@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from veriledger.core.errors import EPCURIError
 from veriledger.core.gs1.ai_table import default_ai_table
 from veriledger.core.gs1.check_digits import gs1_check_digit, is_digits
-from veriledger.core.gs1.digital_link import build_digital_link, parse_digital_link
+from veriledger.core.gs1.digital_link import build_from_valid, parse_digital_link
 from veriledger.core.gs1.element_strings import (
     ElementString,
     as_element_strings,
@@ -237,7 +237,7 @@ def digital_link_from_epc_uri(uri: str, stem: str | None = None) -> str:
             :func:`element_strings_from_epc_uri`.
         DigitalLinkError: a bad ``stem``.
     """
-    return build_digital_link(element_strings_from_epc_uri(uri), stem)
+    return build_from_valid(element_strings_from_epc_uri(uri), stem)
 
 
 def _fields(scheme: str, body: str, uri: str, count: int) -> list[str]:

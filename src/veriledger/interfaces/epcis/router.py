@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import fastjsonschema
 import jsonschema
+import jsonschema_rs
 import orjson
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
@@ -54,8 +54,10 @@ from veriledger.modules.trace import cbv, epcis_xml
 from veriledger.modules.trace.module import (
     REFUSAL_FIELDS,
     checked_hash,
+    event_hashes,
     find_event,
     iso_ms,
+    remember_hash,
     vocabulary,
 )
 from veriledger.modules.trace.queries import select_events
@@ -77,22 +79,18 @@ def _validator() -> jsonschema.Draft7Validator:
 
 
 @functools.cache
-def _fast_validator() -> Callable[[Any], Any]:
-    return fastjsonschema.compile(json.loads(SCHEMA.read_text()))
+def _fast_validator() -> jsonschema_rs.Validator:
+    return jsonschema_rs.Draft7Validator(json.loads(SCHEMA.read_text()), validate_formats=True)
 
 
 def schema_errors(document: Any) -> list[dict[str, str]]:
     """Every JSON Schema violation, each with the JSON path of the offending field.
 
-    A compiled validator answers the common case (a valid document) about twenty times
-    faster; only a document it refuses goes through ``jsonschema``, which lists every
-    error rather than the first.
+    A compiled validator (``jsonschema-rs``) answers the common case, a valid document,
+    about forty times faster than ``jsonschema``; only a document it refuses goes
+    through ``jsonschema``, whose error paths and messages the problems list.
     """
-    try:
-        _fast_validator()(document)
-    except fastjsonschema.JsonSchemaException:
-        pass
-    else:
+    if _fast_validator().is_valid(document):
         return []
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
     return [
@@ -310,7 +308,12 @@ def _capture(
     events = _events_of(document, single)
     if not events:
         raise EpcisDocumentError([{"field": "epcisBody.eventList", "reason": "no events"}])
+    # The event hashes and identifier checks run on the other core while this one signs.
+    hashes = node.offload(event_hashes, events)
     txs = node.sign_for(token, [{"type": "trace.capture", "body": {"event": e}} for e in events])
+    for tx, (status, value) in zip(txs, hashes.result(), strict=True):
+        if status == "ok":
+            remember_hash(tx.id, value)
     prefix = "" if single else "epcisBody.eventList"
     keys = _event_keys(txs, events)
     taken = in_flight.reserve(keys)
@@ -332,7 +335,7 @@ def _capture(
                     for i, r in refusals
                 ]
             )
-        futures = node.submit(txs)
+        futures = node.submit(txs, signed_here=True, admitted=True)
     except BaseException:
         in_flight.release(keys)
         raise

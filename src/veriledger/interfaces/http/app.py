@@ -316,6 +316,7 @@ def _parse_and_submit(
                 raise
     elif not any(signed):
         txs = node.sign_for(token, items)
+        return txs, node.submit(txs, signed_here=True)
     else:
         raise BadInputError("a batch is either all signed envelopes or all unsigned")
     return txs, node.submit(txs)

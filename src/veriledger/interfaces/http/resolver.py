@@ -258,7 +258,7 @@ def relay(
         BadInputError: the node relays no consumer checks.
     """
     tx = sign_transaction(node.member_key(node.gateway_member()), node.chain, kind, body)
-    result = node.submit([tx])[0].result(timeout=30)
+    result = node.submit([tx], signed_here=True)[0].result(timeout=30)
     if result.status != "committed":
         module, _, number = (result.code or "node/0").partition("/")
         raise RejectedError(module, int(number) if number.isdigit() else 0, result.reason or "")

@@ -30,6 +30,7 @@ an identifier for hashing purposes, and the caller hashes it as written.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -310,6 +311,7 @@ def _constrain(elements: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
     return [(key_ai, key), *qualifiers.items()]
 
 
+@functools.lru_cache(maxsize=65_536)  # locations and containers repeat across events
 def canonical_digital_link(value: str, *, legacy_escaping: bool = False) -> str | None:
     """The constrained canonical GS1 Digital Link URI for an EPC or Digital Link URI.
 

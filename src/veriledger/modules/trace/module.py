@@ -24,7 +24,7 @@ import functools
 import hashlib
 import re
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -314,6 +314,27 @@ def checked_hash(tx_id: str, event: Mapping[str, Any]) -> str:
             _HASHES.clear()
         _HASHES[tx_id] = cached
     return cached
+
+
+def event_hashes(events: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """Each event's ``("ok", hash ID)`` or ``("error", diagnostics)``, with the
+    identifier checks :func:`checked_hash` makes: pure, so a capture computes them on
+    a worker process and hands them in with :func:`remember_hash`."""
+    out = []
+    for event in events:
+        try:
+            check_identifiers(event)
+            out.append(("ok", event_hash_id(event)))
+        except BadInputError as exc:
+            out.append(("error", exc.diagnostics()))
+    return out
+
+
+def remember_hash(tx_id: str, hash_id: str) -> None:
+    """Record a transaction's event hash, computed and checked by :func:`event_hashes`."""
+    if len(_HASHES) > 100_000:
+        _HASHES.clear()
+    _HASHES[tx_id] = hash_id
 
 
 def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
