@@ -311,9 +311,8 @@ def _capture(
     # The event hashes and identifier checks run on the other core while this one signs.
     hashes = node.offload(event_hashes, events)
     txs = node.sign_for(token, [{"type": "trace.capture", "body": {"event": e}} for e in events])
-    for tx, (status, value) in zip(txs, hashes.result(), strict=True):
-        if status == "ok":
-            remember_hash(tx.id, value)
+    for tx, prepared in zip(txs, hashes.result(), strict=True):
+        remember_hash(tx.id, prepared)
     prefix = "" if single else "epcisBody.eventList"
     keys = _event_keys(txs, events)
     taken = in_flight.reserve(keys)

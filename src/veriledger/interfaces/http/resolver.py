@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import time
 from pathlib import Path
@@ -70,6 +71,7 @@ STEP_NAMES = {
 PRIVATE_STEPS = "urn:veriledger:bizstep:"
 
 
+@functools.lru_cache(maxsize=8192)  # a ledger has few places and many events at each
 def _gln_of(location_id: str) -> str | None:
     if location_id.startswith("urn:epc:id:sgln:"):
         try:
@@ -97,6 +99,32 @@ def _registered(state: StateView, link: Any) -> bool:
     if "01" not in values or "21" not in values:
         return False
     return state.get(item_record_key(values["01"], values["21"])) is not None
+
+
+class ItemViews:
+    """Item views by block height: the committed state, and so the view, changes only
+    when a block commits, while a popular item's page is read many times a second."""
+
+    def __init__(self, node: Node, size: int = 4096) -> None:
+        self.node = node
+        self.size = size
+        self._views: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def get(self, uri: str) -> dict[str, Any]:
+        """:func:`item_view`, computed once per item and block height.
+
+        Raises:
+            GS1Error: as :func:`item_view`.
+        """
+        height = self.node.height
+        cached = self._views.get(uri)
+        if cached is not None and cached[0] == height:
+            return cached[1]
+        view = item_view(self.node, uri)
+        if len(self._views) >= self.size:
+            self._views.clear()
+        self._views[uri] = (height, view)
+        return view
 
 
 def item_view(node: Node, uri: str) -> dict[str, Any]:
@@ -364,9 +392,11 @@ def create_router(node: Node) -> APIRouter:
         body = json_object(await request.body())
         return await asyncio.to_thread(verify_code, node, request, body)
 
+    views = ItemViews(node)
+
     @router.get("/api/v1/items")
     def items(uri: str) -> dict[str, Any]:
         """The product page's data for one GS1 Digital Link."""
-        return item_view(node, uri)
+        return views.get(uri)
 
     return router

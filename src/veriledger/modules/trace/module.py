@@ -150,8 +150,18 @@ def _epc_digital_link(identifier: str) -> str:
     return digital_link_from_epc_uri(identifier)
 
 
-@functools.lru_cache(maxsize=200_000)
+_KNOWN_KEYS: dict[str, str] = {}
+"""Item keys computed on a worker process (:func:`event_hashes`), handed in here."""
+
+
 def item_key(identifier: str) -> str:
+    """One spelling per item (see :func:`_item_key`), from the worker's results first."""
+    known = _KNOWN_KEYS.get(identifier)
+    return known if known is not None else _item_key(identifier)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _item_key(identifier: str) -> str:
     """One spelling per item: EPC URNs and Digital Link URIs of the same GS1 key meet.
 
     GS1 identifiers become their canonical Digital Link path (``https://id.gs1.org/01/
@@ -316,25 +326,42 @@ def checked_hash(tx_id: str, event: Mapping[str, Any]) -> str:
     return cached
 
 
-def event_hashes(events: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """Each event's ``("ok", hash ID)`` or ``("error", diagnostics)``, with the
-    identifier checks :func:`checked_hash` makes: pure, so a capture computes them on
-    a worker process and hands them in with :func:`remember_hash`."""
+@dataclass(frozen=True)
+class Prepared:
+    """What :func:`event_hashes` found for one event, on a worker process."""
+
+    hash_id: str | None
+    error: str | None
+    keys: dict[str, str]
+    """identifier -> item key, for every identifier the event names."""
+
+
+def event_hashes(events: Sequence[Mapping[str, Any]]) -> list[Prepared]:
+    """Each event's hash ID (or why it has none) and its identifiers' item keys, with
+    the identifier checks :func:`checked_hash` makes. All pure, so a capture computes
+    them on a worker process and hands them in with :func:`remember_hash`."""
     out = []
     for event in events:
         try:
             check_identifiers(event)
-            out.append(("ok", event_hash_id(event)))
+            hash_id = event_hash_id(event)
         except BadInputError as exc:
-            out.append(("error", exc.diagnostics()))
+            out.append(Prepared(None, exc.diagnostics(), {}))
+            continue
+        out.append(Prepared(hash_id, None, {i: item_key(i) for i, _ in identifiers(event)}))
     return out
 
 
-def remember_hash(tx_id: str, hash_id: str) -> None:
-    """Record a transaction's event hash, computed and checked by :func:`event_hashes`."""
+def remember_hash(tx_id: str, prepared: Prepared) -> None:
+    """Record a transaction's event hash and item keys, from :func:`event_hashes`."""
+    if prepared.hash_id is None:
+        return  # the rule recomputes it and refuses the event with the reason
     if len(_HASHES) > 100_000:
         _HASHES.clear()
-    _HASHES[tx_id] = hash_id
+    _HASHES[tx_id] = prepared.hash_id
+    if len(_KNOWN_KEYS) > 200_000:
+        _KNOWN_KEYS.clear()
+    _KNOWN_KEYS.update(prepared.keys)
 
 
 def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
@@ -601,6 +628,7 @@ class _ItemIndex:
     def __init__(self, state: StateView) -> None:
         self.state = state
         self._children: dict[str, frozenset[str]] = {}
+        self._seen: dict[str, tuple[str, set[str]] | None] = {}
 
     def children(self, key: str, event: Mapping[str, Any]) -> frozenset[str]:
         """The canonical child keys of an aggregation event, computed once per event."""
@@ -611,13 +639,18 @@ class _ItemIndex:
         return found
 
     def get(self, item: str) -> tuple[str, set[str]] | None:
-        """``(latest event key id, roles)`` of a canonical item key, or None."""
+        """``(latest event key id, roles)`` of a canonical item key, or None; each
+        item's range is read once (a recall asks twice: to walk, then to report)."""
+        if item in self._seen:
+            return self._seen[item]
         last = ""
         roles: set[str] = set()
         for key, role in self.state.scan(f"trace/epc/{item}/"):
             last = key.rpartition("/")[2]
             roles.add(str(role))
-        return (last, roles) if last else None
+        found = (last, roles) if last else None
+        self._seen[item] = found
+        return found
 
 
 def trace_forward(
