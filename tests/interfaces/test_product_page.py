@@ -174,3 +174,23 @@ def test_trace_forward_and_back_over_http(demo_url: str) -> None:
         "https://id.gs1.org/01/09421902000010/10/MH-2609-14": "urn:epc:id:sgln:9421902.00010.0",
         "https://id.gs1.org/01/09421902000027/10/OAT-2609-3": "urn:epc:id:sgln:9421902.00020.0",
     }
+
+
+def test_printed_link_variants_name_the_same_item(demo_url: str) -> None:
+    """A 13-digit GTIN (zero-suppressed, as many labels print it) and a lot-qualified
+    serial both resolve to the item's own page and journey."""
+    canonical = "https://id.gs1.org/01/04012345000016/21/1030"
+    want = httpx.get(f"{demo_url}/api/v1/items", params={"uri": canonical}).json()
+    assert want["journey"]
+    for variant in (
+        "https://id.gs1.org/01/4012345000016/21/1030",
+        "https://id.gs1.org/01/04012345000016/10/JKT-2611-2/21/1030",
+    ):
+        got = httpx.get(f"{demo_url}/api/v1/items", params={"uri": variant})
+        assert got.status_code == 200, got.text
+        assert got.json()["item"] == want["item"]
+        assert [s["eventID"] for s in got.json()["journey"]] == [
+            s["eventID"] for s in want["journey"]
+        ]
+    page = httpx.get(f"{demo_url}/01/4012345000016/21/1030", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

@@ -23,13 +23,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from veriledger.chain.state import StateView
 from veriledger.chain.transactions import Transaction, sign_transaction
 from veriledger.core.errors import BadInputError, RejectedError
-from veriledger.core.gs1 import element_strings_from_epc_uri, parse_digital_link
+from veriledger.core.gs1 import (
+    CANONICALIZE_OPTIONS,
+    element_strings_from_epc_uri,
+    parse_digital_link,
+)
 from veriledger.interfaces.http.problems import json_object
 from veriledger.modules.authenticity.module import code_hash, item_record_key
 from veriledger.modules.catalog.module import prefix_owner
@@ -46,6 +51,10 @@ from veriledger.node.node import Node
 WEB = Path(__file__).resolve().parent.parent / "web"
 PRIMARY_KEYS = ("01", "00", "414", "8003", "8004", "8006", "8010", "8017", "8018", "253", "255")
 LINKSET = "application/linkset+json"
+LABELS = CANONICALIZE_OPTIONS
+"""How the resolver reads a scanned link: strictly, except that a GTIN-8, -12 or -13
+written without its leading zeros is accepted (many printed QR codes carry them), and
+the page and its data speak of the item by its canonical 14-digit link."""
 MAX_ORIGINS = 50
 VOC = "https://gs1.org/voc/"
 STEP_NAMES = {
@@ -102,25 +111,28 @@ def _registered(state: StateView, link: Any) -> bool:
 
 
 class ItemViews:
-    """Item views by block height: the committed state, and so the view, changes only
-    when a block commits, while a popular item's page is read many times a second."""
+    """Item views by block height, as the JSON bytes the page fetches: the committed
+    state, and so the view, changes only when a block commits, while a popular item's
+    page is read many times a second."""
 
     def __init__(self, node: Node, size: int = 4096) -> None:
         self.node = node
         self.size = size
-        self._views: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._views: dict[str, tuple[int, bytes]] = {}
 
-    def get(self, uri: str) -> dict[str, Any]:
-        """:func:`item_view`, computed once per item and block height.
+    def cached(self, uri: str) -> bytes | None:
+        """The view of ``uri`` if it is current (cheap enough for the event loop)."""
+        found = self._views.get(uri)
+        return found[1] if found is not None and found[0] == self.node.height else None
+
+    def render(self, uri: str) -> bytes:
+        """:func:`item_view` as JSON, computed once per item and block height.
 
         Raises:
             GS1Error: as :func:`item_view`.
         """
         height = self.node.height
-        cached = self._views.get(uri)
-        if cached is not None and cached[0] == height:
-            return cached[1]
-        view = item_view(self.node, uri)
+        view = orjson.dumps(item_view(self.node, uri))
         if len(self._views) >= self.size:
             self._views.clear()
         self._views[uri] = (height, view)
@@ -133,7 +145,7 @@ def item_view(node: Node, uri: str) -> dict[str, Any]:
     Raises:
         GS1Error: ``uri`` is not a valid GS1 Digital Link.
     """
-    link = parse_digital_link(uri)
+    link = parse_digital_link(uri, LABELS)
     state = node.state()
     key = item_key(link.canonical_uri())
     gtin = next((e.value for e in link.element_strings if e.ai == "01"), None)
@@ -260,7 +272,7 @@ VERDICT_MESSAGES = {
 
 
 def _sgtin(uri: str) -> tuple[str, str]:
-    link = parse_digital_link(uri)
+    link = parse_digital_link(uri, LABELS)
     values = {e.ai: e.value for e in link.element_strings}
     if "01" not in values or "21" not in values:
         raise BadInputError("uri: must name one serialised item (01 and 21)")
@@ -332,7 +344,7 @@ def verify_code(node: Node, request: Request, body: dict[str, Any]) -> dict[str,
 
 def linkset(node: Node, request: Request, uri: str) -> dict[str, Any]:
     view_path = request.url.path
-    key = item_key(parse_digital_link(uri).canonical_uri())
+    key = item_key(parse_digital_link(uri, LABELS).canonical_uri())
     links = {
         f"{VOC}defaultLink": [{"href": view_path, "title": "Product ID card", "type": "text/html"}],
         f"{VOC}pip": [{"href": view_path, "type": "text/html"}],
@@ -344,7 +356,7 @@ def linkset(node: Node, request: Request, uri: str) -> dict[str, Any]:
         ],
         f"{VOC}certificationInfo": [{"href": "/tlog/policy", "type": "text/plain"}],
     }
-    return {"linkset": [{"anchor": parse_digital_link(uri).canonical_uri(), **links}]}
+    return {"linkset": [{"anchor": parse_digital_link(uri, LABELS).canonical_uri(), **links}]}
 
 
 def _wants_json(request: Request) -> bool:
@@ -358,7 +370,7 @@ def create_router(node: Node) -> APIRouter:
     async def resolve(request: Request, rest: str) -> Response:
         base = str(request.base_url).rstrip("/")
         uri = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        link = parse_digital_link(uri)  # 400 problem naming the AI when malformed
+        link = parse_digital_link(uri, LABELS)  # 400 problem naming the AI when malformed
         link_type = request.query_params.get("linkType")
         if link_type and link_type != "all":
             wanted = (
@@ -395,8 +407,9 @@ def create_router(node: Node) -> APIRouter:
     views = ItemViews(node)
 
     @router.get("/api/v1/items")
-    def items(uri: str) -> dict[str, Any]:
+    async def items(uri: str) -> Response:
         """The product page's data for one GS1 Digital Link."""
-        return views.get(uri)
+        body = views.cached(uri) or await asyncio.to_thread(views.render, uri)
+        return Response(body, media_type="application/json")
 
     return router
