@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 import orjson
@@ -62,6 +62,42 @@ class TransactionTooLargeError(MalformedTransactionError):
         self.size = size
 
 
+def envelope_parts(
+    chain: str, type: str, body: dict[str, Any], signer: str, nonce: str, time: int
+) -> tuple[bytes, bytes]:
+    """The canonical envelope's bytes before and after its ``"sig"`` member.
+
+    The envelope's keys are fixed and sort as body, chain, nonce, sig, signer, time,
+    type; only the body needs a general canonicalisation, and the signed bytes are the
+    entry without its "sig" member. A property test holds both equal to rfc8785 of the
+    whole object.
+
+    Raises:
+        MalformedTransactionError: a value has no canonical JSON form.
+    """
+    try:
+        head = (
+            b'{"body":'
+            + canonical_json(body)
+            + b',"chain":'
+            + orjson.dumps(chain)
+            + b',"nonce":'
+            + orjson.dumps(nonce)
+        )
+        tail = (
+            b',"signer":'
+            + orjson.dumps(signer)
+            + b',"time":'
+            + b"%d" % time
+            + b',"type":'
+            + orjson.dumps(type)
+            + b"}"
+        )
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise MalformedTransactionError("transaction", f"has no canonical form: {exc}") from None
+    return head, tail
+
+
 @dataclass(frozen=True)
 class Transaction:
     """A signed envelope. Construct with :func:`sign_transaction` or :meth:`parse`."""
@@ -78,29 +114,14 @@ class Transaction:
     """What the signature covers: the domain and the canonical unsigned envelope."""
     id: str = field(init=False, compare=False)
 
-    def __post_init__(self) -> None:
-        # The envelope's keys are fixed and sort as body, chain, nonce, sig, signer,
-        # time, type; only the body needs a general canonicalisation, and the signed
-        # bytes are the entry without its "sig" member. A property test holds both
-        # equal to rfc8785 of the whole object.
+    parts: InitVar[tuple[bytes, bytes] | None] = None
+    """The canonical bytes before and after ``"sig"``, when the signer just made them."""
+
+    def __post_init__(self, parts: tuple[bytes, bytes] | None) -> None:
+        head, tail = parts or envelope_parts(
+            self.chain, self.type, self.body, self.signer, self.nonce, self.time
+        )
         try:
-            head = (
-                b'{"body":'
-                + canonical_json(self.body)
-                + b',"chain":'
-                + orjson.dumps(self.chain)
-                + b',"nonce":'
-                + orjson.dumps(self.nonce)
-            )
-            tail = (
-                b',"signer":'
-                + orjson.dumps(self.signer)
-                + b',"time":'
-                + b"%d" % self.time
-                + b',"type":'
-                + orjson.dumps(self.type)
-                + b"}"
-            )
             sig = orjson.dumps(self.sig)
         except (TypeError, orjson.JSONEncodeError) as exc:
             raise MalformedTransactionError(
@@ -243,5 +264,8 @@ def sign_transaction(
         "time": int(_time.time() * 1000) if time is None else time,
     }
     check_envelope_fields(unsigned)
-    sig = b64encode(key.sign(signing_bytes(unsigned)))
-    return Transaction(**unsigned, sig=sig)
+    parts = envelope_parts(
+        chain, type, body, unsigned["signer"], unsigned["nonce"], unsigned["time"]
+    )
+    sig = b64encode(key.sign(SIGNING_DOMAIN + parts[0] + parts[1]))
+    return Transaction(**unsigned, sig=sig, parts=parts)
