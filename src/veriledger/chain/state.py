@@ -15,6 +15,7 @@ docs/adr/0003-state-root-as-write-log-commitment.md).
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
@@ -124,6 +125,7 @@ class KeyFilter:
     """
 
     PROBES = 5
+    _WORDS = struct.Struct(f"<{PROBES}I")  # one 32-bit position per probe
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
         self._rebuild(list(keys))
@@ -140,9 +142,7 @@ class KeyFilter:
     def _positions(self, key: str) -> list[int]:
         digest = hashlib.blake2b(key.encode(), digest_size=4 * self.PROBES).digest()
         mask = self._mask
-        return [
-            int.from_bytes(digest[i : i + 4], "little") & mask for i in range(0, 4 * self.PROBES, 4)
-        ]
+        return [word & mask for word in self._WORDS.unpack(digest)]
 
     def add(self, key: str) -> None:
         bits = self._bits
