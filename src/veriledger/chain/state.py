@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from veriledger.core.canonical_json import canonical_json
 
@@ -35,6 +35,15 @@ class StateView(Protocol):
 
     def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""
+        ...
+
+
+@runtime_checkable
+class BulkScan(Protocol):
+    """A view that can scan many prefixes at once (SQLite does, in one query)."""
+
+    def scan_many(self, prefixes: Sequence[str]) -> dict[str, list[tuple[str, Any]]]:
+        """``{prefix: [(key, value), ...] in key order}`` for every prefix."""
         ...
 
 

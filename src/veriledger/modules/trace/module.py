@@ -24,13 +24,13 @@ import functools
 import hashlib
 import re
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from veriledger.chain.module import Context, Message, Module, Outcome, Rejection
-from veriledger.chain.state import StateView
+from veriledger.chain.state import BulkScan, StateView
 from veriledger.core.errors import BadInputError
 from veriledger.core.gs1 import (
     canonicalize_digital_link,
@@ -618,6 +618,10 @@ def lot_items(state: StateView, gtin: str, lot: str) -> list[str]:
     return [key[len(prefix) :] for key, _ in state.scan(prefix)]
 
 
+PREFETCH_MIN = 64
+PREFETCH_CHUNK = 20_000
+
+
 class _ItemIndex:
     """Each canonical item's roles and latest event, one prefix scan per item.
 
@@ -641,16 +645,29 @@ class _ItemIndex:
     def get(self, item: str) -> tuple[str, set[str]] | None:
         """``(latest event key id, roles)`` of a canonical item key, or None; each
         item's range is read once (a recall asks twice: to walk, then to report)."""
-        if item in self._seen:
-            return self._seen[item]
+        if item not in self._seen:
+            self._seen[item] = self._summary(self.state.scan(f"trace/epc/{item}/"))
+        return self._seen[item]
+
+    def prefetch(self, items: Sequence[str]) -> None:
+        """Read many items' ranges at once, where the state can (a lot's items)."""
+        wanted = [i for i in items if i not in self._seen]
+        if len(wanted) < PREFETCH_MIN or not isinstance(self.state, BulkScan):
+            return
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start : start + PREFETCH_CHUNK]
+            found = self.state.scan_many([f"trace/epc/{i}/" for i in chunk])
+            for item in chunk:
+                self._seen[item] = self._summary(found[f"trace/epc/{item}/"])
+
+    @staticmethod
+    def _summary(rows: Iterable[tuple[str, Any]]) -> tuple[str, set[str]] | None:
         last = ""
         roles: set[str] = set()
-        for key, role in self.state.scan(f"trace/epc/{item}/"):
+        for key, role in rows:
             last = key.rpartition("/")[2]
             roles.add(str(role))
-        found = (last, roles) if last else None
-        self._seen[item] = found
-        return found
+        return (last, roles) if last else None
 
 
 def trace_forward(
@@ -671,7 +688,9 @@ def trace_forward(
         seen[item] = None
         lot, gtin = _lot_in(item), _gtin_in(item)
         if lot is not None and gtin is not None:
-            queue.extend(lot_items(state, gtin, lot))
+            members = lot_items(state, gtin, lot)
+            index.prefetch(members)
+            queue.extend(members)
         summary = index.get(item)
         if summary is not None and "input" in summary[1]:
             queue.extend(item_key(o) for o in _transformation_outputs(state, item))
