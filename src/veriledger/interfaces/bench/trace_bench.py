@@ -40,6 +40,7 @@ from veriledger.node.demo_journeys import all_items, serial_of
 from veriledger.node.node import Node
 
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+CAPTURE_CLIENTS = 2
 PAGE_CLIENTS = 16
 PAGE_REQUESTS = 6000
 PAGE_RATE = 1000.0
@@ -179,7 +180,7 @@ def _capture(data_dir: Path, count: int) -> tuple[float, float, list[float]]:
                 return str(response.headers["location"])
 
             start = time.perf_counter()
-            with ThreadPoolExecutor(2) as clients:
+            with ThreadPoolExecutor(CAPTURE_CLIENTS) as clients:
                 jobs = list(clients.map(post, docs))
             for job in jobs:
                 while http.get(job).json()["running"]:
@@ -284,7 +285,7 @@ def run(
         rate, page_rate, page = _capture(data_dir, capture)
         rows.append(
             Row(
-                "EPCIS capture, documents of 1,000 events, 2 clients",
+                f"EPCIS capture, documents of 1,000 events, {CAPTURE_CLIENTS} clients",
                 f"{rate:,.0f} events/s",
                 f"{rate / raw:.2f} of raw verify",
             )
