@@ -52,6 +52,9 @@ def token_hash(token: str) -> str:
 class UnknownTokenError(BadInputError):
     """The API token is missing or not known to this node (HTTP 401)."""
 
+    field = "Authorization"
+    """The request header that carries the token."""
+
 
 @dataclass
 class TokenStore:
