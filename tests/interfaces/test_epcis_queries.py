@@ -173,3 +173,47 @@ def test_bad_parameters(demo_url: str, params: dict[str, str], field: str | None
     assert response.headers["content-type"] == "application/problem+json"
     if field:
         assert response.json()["field"] == field
+
+
+def test_gtin_patterns_match_every_item_of_the_gtin(demo_url: str, everything: list[Event]) -> None:
+    pattern = "urn:epc:idpat:sgtin:9421902.000010.*"  # every jar of honey oat clusters
+    got = _query(demo_url, {"MATCH_epc": pattern})
+    assert got
+    assert all(
+        any(
+            i.startswith("urn:epc:id:sgtin:9421902.000010.")
+            for i in _ids(e, "epcList", "childEPCs")
+        )
+        for e in got
+    )
+    want = [
+        e["eventID"]
+        for e in everything
+        if any(
+            i.startswith("urn:epc:id:sgtin:9421902.000010.")
+            for i in _ids(e, "epcList", "childEPCs")
+        )
+    ]
+    assert sorted(e["eventID"] for e in got) == sorted(want)
+    bad = httpx.get(f"{demo_url}/epcis/events", params={"MATCH_epc": "urn:epc:idpat:sgtin:1.2"})
+    assert bad.status_code == 400
+
+
+def test_match_parameters_combine_with_and(demo_url: str) -> None:
+    """The jars' packing events name a case as parent and jars as children: asking
+    for both a parent and a child that are not packed together finds nothing."""
+    jar_cases = _query(demo_url, {"MATCH_parentID": "urn:epc:id:sscc:9421902.0000000301"})
+    assert jar_cases
+    assert (
+        _query(
+            demo_url,
+            {"MATCH_parentID": "urn:epc:id:sscc:9421902.0000000301", "MATCH_epc": CONTAINER},
+        )
+        == []
+    )
+
+
+def test_a_place_in_either_spelling(demo_url: str) -> None:
+    by_sgln = _query(demo_url, {"EQ_bizLocation": SHOP})
+    by_link = _query(demo_url, {"EQ_bizLocation": "https://id.gs1.org/414/6930000000028"})
+    assert by_sgln and by_sgln == by_link

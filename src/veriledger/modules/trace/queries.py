@@ -3,7 +3,8 @@
 Candidates come from the per-identifier index when the query names an EPC (a prefix
 scan per identifier), otherwise from all events; the remaining parameters filter
 them. Results are in event-time order, then by event hash, so pages are stable.
-EPC patterns with ``*`` are not supported yet: ``MATCH_*`` values match exactly.
+``MATCH_*`` values are identifiers, matched in any spelling of their GS1 key, or GTIN
+patterns (``urn:epc:idpat:sgtin:<GCP>.<item>.*``), matched by a prefix scan.
 
 A parameter's values are pipe-delimited in a URL, as the REST binding's OpenAPI
 says (``style: pipeDelimited``): ``EQ_bizStep=shipping|receiving``. Commas are not
@@ -21,10 +22,11 @@ from typing import Any
 
 from veriledger.chain.state import StateView
 from veriledger.core.errors import BadInputError
+from veriledger.core.gs1 import element_strings_from_epc_uri
 from veriledger.modules.trace import cbv
 from veriledger.modules.trace.module import (
+    epc_prefix,
     event_time_ms,
-    events_for,
     identifiers,
     item_key,
     stored_event,
@@ -147,20 +149,68 @@ def select_events(state: StateView, params: Mapping[str, str]) -> list[dict[str,
     for name, roles in MATCH_ROLES.items():
         for epc in _values(params, name):
             named = True
-            for hash_id, role in events_for(state, epc):
+            pattern = _pattern_prefix(epc)
+            prefix = f"trace/epc/{pattern}" if pattern else epc_prefix(epc)
+            for key, role in state.scan(prefix):
                 if role in roles:
-                    candidates.setdefault(hash_id)
+                    candidates.setdefault(key.rsplit("/", 1)[1])
     records: Iterable[dict[str, Any]]
     if named:
         records = (r for h in candidates if (r := stored_event(state, h)) is not None)
     else:
         records = (dict(v) for _, v in state.scan("trace/event/"))
-    tests = _filters(params)
+    tests = _match_tests(params) + _filters(params)
     selected = [r for r in records if all(test(r["event"]) for test in tests)]
     selected.sort(key=lambda r: (event_time_ms(r["event"]["eventTime"]), r["event"]["eventID"]))
     if params.get("orderDirection", "ASC").upper() == "DESC":
         selected.reverse()
     return selected
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern_prefix(value: str) -> str | None:
+    """The item-key prefix an EPC pattern stands for: ``urn:epc:idpat:sgtin:4012345.000001.*``
+    is every instance and class of GTIN 04012345000016; None for a plain identifier.
+
+    Raises:
+        QueryParameterError: a pattern this node cannot read (only GTIN patterns are).
+    """
+    if not value.startswith("urn:epc:idpat:"):
+        return None
+    try:
+        elements = element_strings_from_epc_uri(value)
+    except BadInputError as exc:
+        raise QueryParameterError("MATCH_epc", exc.diagnostics()) from None
+    return f"https://id.gs1.org/01/{elements[0].value}/"
+
+
+def _match_tests(params: Mapping[str, str]) -> list[Callable[[Mapping[str, Any]], bool]]:
+    """One test per ``MATCH_*`` parameter: the event names one of its identifiers (or
+    an identifier under one of its patterns) in one of the parameter's roles. Separate
+    parameters must all hold, as every simple-query parameter must."""
+    tests: list[Callable[[Mapping[str, Any]], bool]] = []
+    for name, roles in MATCH_ROLES.items():
+        values = _values(params, name)
+        if not values:
+            continue
+        prefixes = tuple(p for v in values if (p := _pattern_prefix(v)))
+        exact = {item_key(v) for v in values if not v.startswith("urn:epc:idpat:")}
+
+        def test(
+            event: Mapping[str, Any],
+            roles: frozenset[str] = frozenset(roles),
+            exact: set[str] = exact,
+            prefixes: tuple[str, ...] = prefixes,
+        ) -> bool:
+            for identifier, role in identifiers(event):
+                if role in roles:
+                    key = item_key(identifier)
+                    if key in exact or (prefixes and key.startswith(prefixes)):
+                        return True
+            return False
+
+        tests.append(test)
+    return tests
 
 
 def _filters(params: Mapping[str, str]) -> list[Callable[[Mapping[str, Any]], bool]]:
@@ -180,8 +230,9 @@ def _filters(params: Mapping[str, str]) -> list[Callable[[Mapping[str, Any]], bo
     one_of("EQ_bizStep", lambda e: _text(e.get("bizStep"), step), step)
     one_of("EQ_disposition", lambda e: _text(e.get("disposition"), disposition), disposition)
     one_of("EQ_action", lambda e: e.get("action"))
-    one_of("EQ_bizLocation", lambda e: _location(e, "bizLocation"))
-    one_of("EQ_readPoint", lambda e: _location(e, "readPoint"))
+    # An SGLN and its Digital Link (/414/.../254/...) are one place.
+    one_of("EQ_bizLocation", lambda e: _place_key(e, "bizLocation"), item_key)
+    one_of("EQ_readPoint", lambda e: _place_key(e, "readPoint"), item_key)
     one_of("EQ_eventID", lambda e: e.get("eventID"))
     for name in params:
         if _extension(name):
@@ -196,6 +247,11 @@ def _filters(params: Mapping[str, str]) -> list[Callable[[Mapping[str, Any]], bo
         if bound is not None:
             tests.append(_time_test(field, bound, after))
     return tests
+
+
+def _place_key(event: Mapping[str, Any], field: str) -> str | None:
+    where = _location(event, field)
+    return item_key(where) if where is not None else None
 
 
 def _text(value: Any, norm: Callable[[str], str]) -> str | None:
@@ -221,10 +277,4 @@ def matches(event: Mapping[str, Any], params: Mapping[str, str]) -> bool:
     Raises:
         QueryParameterError: as :func:`select_events`.
     """
-    for name, roles in MATCH_ROLES.items():
-        wanted = {item_key(v) for v in _values(params, name)}
-        if wanted and not any(
-            role in roles and item_key(i) in wanted for i, role in identifiers(event)
-        ):
-            return False
-    return all(test(event) for test in _filters(params))
+    return all(test(event) for test in _match_tests(params) + _filters(params))
