@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -194,3 +195,26 @@ def test_printed_link_variants_name_the_same_item(demo_url: str) -> None:
         ]
     page = httpx.get(f"{demo_url}/01/4012345000016/21/1030", headers={"Accept": "text/html"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lie", ["bizStep", "swapped receipts"])
+def test_a_server_lying_about_a_step_fails_the_proof(browser: Any, demo_url: str, lie: str) -> None:
+    """The page shows what the server says, but checks it against what the receipts
+    prove: a step relabelled, or two steps' receipts swapped, fails in the browser."""
+
+    def tamper(route: Any) -> None:
+        view = json.loads(route.fetch().text())
+        steps = view["journey"]
+        if lie == "bizStep":
+            steps[1]["step"] = "retail_selling"
+        else:
+            steps[1]["receipt"], steps[2]["receipt"] = steps[2]["receipt"], steps[1]["receipt"]
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(view))
+
+    page = browser.new_page(locale="en-GB")
+    page.route("**/api/v1/items?*", tamper)
+    page.goto(f"{demo_url}{SOLD}?lang=en")
+    page.wait_for_selector("#proof-status[data-status=fail]", timeout=30_000)
+    assert "another fact" in page.inner_text("#proof-status")
+    page.close()

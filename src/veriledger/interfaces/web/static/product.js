@@ -112,6 +112,24 @@ async function drawMap() {
   }
 }
 
+// What a step shows must be what its receipt proves: the entry hashes to the
+// transaction the step names, and its event has the step's time, type and bizStep.
+const STEP_PREFIXES = ["https://ref.gs1.org/cbv/BizStep-", "urn:epcglobal:cbv:bizstep:", "urn:veriledger:bizstep:"];
+const bareStep = (s) => STEP_PREFIXES.reduce((v, p) => (v.startsWith(p) ? v.slice(p.length) : v), s || "");
+
+async function checkStepIsTheEntry(step, entryBytes, i) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", entryBytes));
+  const txId = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  const entry = JSON.parse(new TextDecoder().decode(entryBytes));
+  const event = entry.body && entry.body.event;
+  const same = entry.type === "trace.capture" && event
+    && step.receipt === `/api/v1/transactions/${txId}/receipt`
+    && event.eventTime === step.time && event.type === step.type
+    && bareStep(event.bizStep) === step.step
+    && (!event.eventID || event.eventID === step.eventID);
+  if (!same) throw new Error(`step ${i + 1}: the receipt proves another fact`);
+}
+
 async function verifyJourney() {
   const status = $("#proof-status");
   proofState = view.journey.map(() => "pending");
@@ -122,10 +140,7 @@ async function verifyJourney() {
     for (const [i, step] of view.journey.entries()) {
       const receipt = await (await fetch(step.receipt)).text();
       const result = await verifyReceipt(receipt, policy);
-      const entry = JSON.parse(new TextDecoder().decode(result.entry));
-      if (entry.type !== "trace.capture" || entry.body.event.eventTime !== step.time) {
-        throw new Error(`step ${i + 1}: the receipt proves another fact`);
-      }
+      await checkStepIsTheEntry(step, result.entry, i);
       proofState[i] = "ok";
       quorum = `${result.cosigners.length} of ${result.quorum.match(/of (\d+)/)?.[1] ?? "?"} organisations (${result.cosigners.join(", ")})`;
     }
