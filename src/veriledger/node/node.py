@@ -405,7 +405,7 @@ class Node:
             ids = [tx.id for tx in txs]
             if len(set(ids)) != len(ids):
                 raise DuplicateTransactionError(next(i for i in ids if ids.count(i) > 1))
-            known = self.storage.known_tx_ids(ids) | (set(ids) & set(self._pending))
+            known = self.storage.known_tx_ids(ids) | {i for i in ids if i in self._pending}
             if known:
                 raise DuplicateTransactionError(sorted(known)[0])
             if not admitted:
