@@ -218,3 +218,10 @@ def test_a_server_lying_about_a_step_fails_the_proof(browser: Any, demo_url: str
     page.wait_for_selector("#proof-status[data-status=fail]", timeout=30_000)
     assert "another fact" in page.inner_text("#proof-status")
     page.close()
+
+
+@pytest.mark.slow
+def test_the_card_prints_each_element_string_once(browser: Any, demo_url: str) -> None:
+    page = _open(browser, demo_url + FOOD_JAR)
+    assert page.inner_text("#hri") == "(01)09421902000102(21)2001"
+    page.close()

@@ -65,7 +65,7 @@ function render() {
   $("#product-name").textContent = (lang === "zh" && p.name_zh) || p.name || view.hri;
   $("#product-meta").textContent = [p.brand || view.brand.name, p.category, p.country_of_origin]
     .filter(Boolean).join(" · ");
-  $("#hri").textContent = view.hri + (view.item.includes("/21/") ? "(21)" + view.item.split("/21/")[1] : "");
+  $("#hri").textContent = view.hri;  // the scanned link's element strings, serial included
   const brand = $("#brand-status");
   brand.className = view.brand.verified ? "badge-ok" : "badge-warn";
   brand.textContent = view.brand.verified ? `✔ ${t.verifiedBrand}: ${view.brand.name}` : `⚠ ${t.unverifiedBrand}`;
