@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import http.server
@@ -19,15 +20,20 @@ import httpx
 import orjson
 import pytest
 import websockets
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.interfaces.test_epcis_capture import _capture, _doc, _event, _finish
+from veriledger.core.errors import BadInputError
 from veriledger.interfaces.epcis.subscriptions import (
     FieldError,
     Subscriptions,
     parse_schedule,
     schedule_due,
     signature,
+    subscription_terms,
 )
+from veriledger.modules.trace.queries import QueryParameterError, query_params
 from veriledger.node.demo import create_demo
 from veriledger.node.node import Node
 
@@ -327,3 +333,47 @@ def test_streaming_webhook_catches_up_after_restart(
         assert [e["epcList"] for e in events] == [[f"urn:epc:id:sgtin:4012345.000001.{serial}"]]
     finally:
         node.close()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+SCHEDULE_KEYS = st.sampled_from(
+    ["second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek", "x"]
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(SCHEDULE_KEYS, JSON | st.text(alphabet="0123456789,[]- ", max_size=12)))
+def test_any_schedule_parses_or_names_its_field(raw: dict[str, Any]) -> None:
+    try:
+        schedule = parse_schedule(raw)
+    except FieldError as exc:
+        field = exc.field
+        assert field.startswith("schedule"), field
+        return
+    assert all(isinstance(v, frozenset) for v in schedule.values())
+
+
+@settings(max_examples=300)
+@given(JSON)
+def test_any_query_body_parses_or_is_a_query_parameter_error(body: Any) -> None:
+    try:
+        params = query_params(body)
+    except QueryParameterError as exc:
+        field = exc.field
+        assert field
+        return
+    assert all(isinstance(v, str) for v in params.values())
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(st.sampled_from(["stream", "schedule", "reportIfEmpty"]), JSON))
+def test_any_subscription_terms_are_checked(data: dict[str, Any]) -> None:
+    with contextlib.suppress(BadInputError):
+        terms = subscription_terms(data)
+        assert terms["stream"] is True or terms["schedule"] is not None
