@@ -15,7 +15,6 @@ docs/adr/0003-state-root-as-write-log-commitment.md).
 from __future__ import annotations
 
 import hashlib
-import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -134,7 +133,6 @@ class KeyFilter:
     """
 
     PROBES = 5
-    _WORDS = struct.Struct(f"<{PROBES}I")  # one 32-bit position per probe
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
         self._rebuild(list(keys))
@@ -149,9 +147,17 @@ class KeyFilter:
             self.add(key)
 
     def _positions(self, key: str) -> list[int]:
-        digest = hashlib.blake2b(key.encode(), digest_size=4 * self.PROBES).digest()
+        """Five positions by double hashing Python's own string hash.
+
+        The filter lives in one process and is rebuilt at start, so a hash that is
+        salted per process (``PYTHONHASHSEED``) serves, and Python caches it on the
+        string: this costs a fraction of a cryptographic hash per probe. Keys chosen
+        to collide can only raise the false-positive rate, which costs a query.
+        """
+        h = hash(key)
+        first, step = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
         mask = self._mask
-        return [word & mask for word in self._WORDS.unpack(digest)]
+        return [(first + i * step) & mask for i in range(self.PROBES)]
 
     def add(self, key: str) -> None:
         bits = self._bits
