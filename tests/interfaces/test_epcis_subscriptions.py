@@ -377,3 +377,52 @@ def test_any_subscription_terms_are_checked(data: dict[str, Any]) -> None:
     with contextlib.suppress(BadInputError):
         terms = subscription_terms(data)
         assert terms["stream"] is True or terms["schedule"] is not None
+
+
+def test_a_receiver_that_was_down_gets_every_result_in_order(demo_url: str, token: str) -> None:
+    """The receiver answers 503 twice, then 204: the results of two captures made
+    meanwhile arrive afterwards, none lost, in ledger order."""
+    received: Received = []
+    refusals = [2]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers["content-length"]))
+            if refusals[0] > 0:
+                refusals[0] -= 1
+                self.send_response(503)
+            else:
+                received.append(
+                    {"headers": dict(self.headers), "raw": raw, "body": json.loads(raw)}
+                )
+                self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        serial = uuid.uuid4().hex[:8]
+        epcs = [f"urn:epc:id:sgtin:4012345.000001.{serial}{n}" for n in range(2)]
+        name = _query(demo_url, {"MATCH_epc": epcs})
+        dest = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        sub = httpx.post(
+            f"{demo_url}/epcis/queries/{name}/subscriptions", json={"dest": dest, "stream": True}
+        )
+        assert sub.status_code == 201
+        for epc in epcs:
+            _finish(demo_url, _capture(demo_url, token, _doc({**_event("x"), "epcList": [epc]})))
+        deadline = time.monotonic() + 15
+        while sum(len(_events(r["body"])) for r in received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        got = [e["epcList"][0] for r in received for e in _events(r["body"])]
+        assert got == epcs
+        detail = httpx.get(
+            f"{demo_url}/epcis/queries/{name}/subscriptions/{sub.json()['subscriptionID']}"
+        ).json()
+        assert detail["failures"] >= 2 and detail["lastError"] == ""
+    finally:
+        server.shutdown()
+        server.server_close()

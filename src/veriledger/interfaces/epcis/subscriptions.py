@@ -14,9 +14,10 @@ commits) or *scheduled* (cron-like ``second``/``minute``/``hour``/``dayOfMonth``
   parameters), one EPCISQueryDocument per message.
 
 Matching runs on committed events only, so a subscriber never sees an event that is
-not on the ledger. Webhooks are delivered at least once: each remembers the record
-time of the last block it was sent, and after a restart the node sends what it
-missed (an event recorded in the same millisecond as that block may come twice).
+not on the ledger. Webhooks are delivered at least once and in order: results wait
+in the subscription's backlog, retried with backoff, until the receiver accepts
+them; each subscription remembers the record time of the last block it was sent,
+and after a restart the node sends what was committed since.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from veriledger.node.node import Node
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 MAX_QUERIES = 1000
 MAX_SUBSCRIPTIONS = 1000
-WEBHOOK_TRIES = 4
+RETRY_SECONDS = (0.2, 1.0, 5.0, 30.0)  # then every 30 s while the node runs
+MAX_BACKLOG_EVENTS = 50_000  # beyond this a webhook is resynchronised from the ledger
+MAX_POST_EVENTS = 1_000
 # Field, lowest and highest value, in the order the REST binding lists them.
 SCHEDULE_FIELDS = (
     ("second", 0, 59),
@@ -148,6 +151,11 @@ class Subscription:
     failures: int = 0
     last_error: str = ""
     sink: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
+    backlog: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list, repr=False)
+    """Results not yet delivered, oldest first: ``(record time of their block, records)``."""
+    draining: bool = field(default=False, repr=False)
+    resync: bool = field(default=False, repr=False)
+    """The backlog overflowed: send what the ledger recorded since the watermark instead."""
 
     @property
     def parsed_schedule(self) -> dict[str, frozenset[int]] | None:
@@ -174,7 +182,8 @@ class Subscription:
 
     def saved(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["sink"]
+        for runtime in ("sink", "backlog", "draining", "resync"):
+            del data[runtime]
         return data
 
 
@@ -373,15 +382,64 @@ class Subscriptions:
                 self._send(sub, found, header.time)
 
     def _send(self, sub: Subscription, records: list[dict[str, Any]], until: int) -> None:
-        document = query_document([result_event(r) for r in records], sub.query)
         if sub.sink is not None:
             sub.watermark = until
-            sub.sink(document)
-        else:
-            self._senders.submit(self._deliver, sub, document, until)
+            sub.sink(query_document([result_event(r) for r in records], sub.query))
+            return
+        with self._lock:
+            sub.backlog.append((until, records))
+            if sum(len(r) for _, r in sub.backlog) > MAX_BACKLOG_EVENTS:
+                # The receiver is far behind: forget the copies and resend from the
+                # ledger, from the watermark, once it answers again.
+                sub.backlog = [(until, [])]
+                sub.resync = True
+            if sub.draining:
+                return
+            sub.draining = True
+        self._senders.submit(self._drain, sub)
 
-    def _deliver(self, hook: Subscription, document: dict[str, Any], until: int) -> None:
-        body = orjson.dumps(document)
+    def _drain(self, hook: Subscription) -> None:
+        """POST a webhook's backlog in order, retrying until it is accepted.
+
+        Results leave the backlog, and the watermark moves past them, only once the
+        receiver answered 2xx, so a receiver that is down for a while gets every
+        result when it is back, in order; after a restart the watermark resumes it.
+        """
+        attempt = 0
+        while not self._stop.is_set() and hook.id in self.subscribers:
+            with self._lock:
+                if not hook.backlog:
+                    hook.draining = False
+                    return
+                batch, size = [], 0
+                for until, records in hook.backlog:
+                    if batch and size + len(records) > MAX_POST_EVENTS:
+                        break
+                    batch.append((until, records))
+                    size += len(records)
+            until = batch[-1][0]
+            records = [r for _, part in batch for r in part]
+            if hook.resync:
+                records = self._since(hook, until)
+            if self._post(hook, records):
+                attempt = 0
+                with self._lock:
+                    del hook.backlog[: len(batch)]
+                    hook.delivered += 1
+                    hook.watermark = max(hook.watermark, until)
+                    hook.last_error = ""
+                    hook.resync = False
+                    if hook.id in self.subscribers:
+                        self._save()
+            else:
+                hook.failures += 1
+                self._stop.wait(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+                attempt += 1
+        with self._lock:
+            hook.draining = False
+
+    def _post(self, hook: Subscription, records: list[dict[str, Any]]) -> bool:
+        body = orjson.dumps(query_document([result_event(r) for r in records], hook.query))
         headers = {
             "Content-Type": "application/ld+json",
             "GS1-Query-Name": hook.query,
@@ -389,23 +447,15 @@ class Subscriptions:
         }
         if hook.signature_token:
             headers["GS1-Signature"] = signature(hook.signature_token, body)
-        for attempt in range(WEBHOOK_TRIES):
-            if hook.id not in self.subscribers or self._stop.is_set():
-                return
-            try:
-                response = httpx.post(hook.dest, content=body, headers=headers, timeout=10)
-                if response.status_code < 300:
-                    with self._lock:
-                        hook.delivered += 1
-                        hook.watermark = max(hook.watermark, until)
-                        if hook.id in self.subscribers:
-                            self._save()
-                    return
-                hook.last_error = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                hook.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            self._stop.wait(0.2 * 2**attempt)
-        hook.failures += 1
+        try:
+            response = httpx.post(hook.dest, content=body, headers=headers, timeout=10)
+        except httpx.HTTPError as exc:
+            hook.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            return False
+        if response.status_code >= 300:
+            hook.last_error = f"HTTP {response.status_code}"
+            return False
+        return True
 
     def _since(self, sub: Subscription, until: int) -> list[dict[str, Any]]:
         """What the subscriber's query found recorded after its watermark, up to ``until``."""
@@ -426,8 +476,8 @@ class Subscriptions:
         """Fire every scheduled subscriber due in the UTC second ``now``."""
         for sub in list(self.subscribers.values()):
             schedule = sub.parsed_schedule
-            if schedule is None or not schedule_due(schedule, now):
-                continue
+            if schedule is None or not schedule_due(schedule, now) or sub.backlog:
+                continue  # not due, or the last run's results are still on their way
             head = self.node.head().time
             try:
                 found = self._since(sub, head)
