@@ -66,7 +66,7 @@ def demo(
     host: str = Host,
     port: int = Port,
 ) -> None:
-    """Create (once) and serve a demo consortium of five organisations with history."""
+    """Create (once) and serve a demo consortium of six organisations with history."""
     from veriledger.node.datadir import CREDENTIALS, GENESIS
     from veriledger.node.demo import create_demo, seed_demo
     from veriledger.node.node import Node
