@@ -158,7 +158,7 @@ def test_engine_cuts_by_size_and_time() -> None:
 
 
 def test_the_demo_ledger_re_derives_from_genesis(tmp_path: Path) -> None:
-    """Both demo journeys, the recall, the codes, the cloned scans and a tap re-derive
+    """Both demo journeys, the recall, the codes and the cloned scans re-derive
     from genesis: every rule of catalog, trace and authenticity is deterministic."""
     from veriledger.node.demo import create_demo, seed_demo
 
