@@ -313,7 +313,8 @@ def test_streaming_webhook_catches_up_after_restart(
     node = Node(tmp_path, signature_workers=0)
     subs = Subscriptions(node, store)
     subs.create("all-commissioning", {"EQ_bizStep": ["commissioning"]})
-    subs.subscribe("all-commissioning", {"dest": dest, "stream": True})
+    subs.subscribe("all-commissioning", {"dest": dest, "stream": True, "signatureToken": "k"})
+    assert store.stat().st_mode & 0o777 == 0o600  # it holds the signature token
     node.close()
 
     node = Node(tmp_path, signature_workers=0)  # no subscriptions running

@@ -88,11 +88,12 @@ class TokenStore:
     def issue(self, member: str) -> str:
         token = "vl_" + secrets.token_urlsafe(32)
         self.tokens[token_hash(token)] = member
-        _write_private(self.path, orjson.dumps(self.tokens, option=orjson.OPT_INDENT_2))
+        write_private(self.path, orjson.dumps(self.tokens, option=orjson.OPT_INDENT_2))
         return token
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically with a 0600 file, synced to disk (secrets, tokens)."""
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
@@ -166,7 +167,7 @@ def init_data_dir(
     credentials: dict[str, dict[str, Any]] = {}
     for org_id, member_id in member_ids:
         credentials.setdefault(org_id, {})[member_id] = tokens.issue(member_id)
-    _write_private(path / CREDENTIALS, orjson.dumps(credentials, option=orjson.OPT_INDENT_2))
+    write_private(path / CREDENTIALS, orjson.dumps(credentials, option=orjson.OPT_INDENT_2))
     return genesis
 
 
@@ -192,7 +193,7 @@ def save_nfc_keys(path: Path, gtin: str, keys: NfcTagKeys) -> None:
         "meta_read_key": keys.meta_read_key.hex(),
         "uids": {serial: uid.hex() for serial, uid in keys.uids.items()},
     }
-    _write_private(file, orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    write_private(file, orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
 
 def load_nfc_keys(path: Path, gtin: str) -> NfcTagKeys | None:

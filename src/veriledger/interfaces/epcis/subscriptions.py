@@ -43,6 +43,7 @@ from veriledger.core.errors import BadInputError, OutOfRangeError
 from veriledger.interfaces.epcis.documents import query_document, result_event
 from veriledger.modules.trace.module import iso_ms, stored_event
 from veriledger.modules.trace.queries import matches, query_params, select_events
+from veriledger.node.datadir import write_private
 from veriledger.node.node import Node
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -240,9 +241,8 @@ class Subscriptions:
             "queries": self.queries,
             "subscriptions": [s.saved() for s in self.subscribers.values() if s.sink is None],
         }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        tmp.replace(self.path)
+        # Webhook signature tokens are secrets: the file is private, like the API tokens.
+        write_private(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
     # --- named queries ------------------------------------------------------------------
 
