@@ -218,6 +218,10 @@ def test_refusals_name_the_event_field(demo_url: str, token: str) -> None:
     assert [e["field"] for e in r.json()["errors"]] == ["epcisBody.eventList[1].eventTime"]
     r = _capture(demo_url, token, _doc(_event("f3", step="dancing")))
     assert [e["field"] for e in r.json()["errors"]] == ["epcisBody.eventList[0].bizStep"]
+    bad_digit = {**_event("f4"), "epcList": ["https://id.gs1.org/01/04012345000017/21/f4"]}
+    r = _capture(demo_url, token, _doc(_event("f5"), bad_digit))
+    assert [e["field"] for e in r.json()["errors"]] == ["epcisBody.eventList[1].epcList"]
+    assert "check digit" in r.json()["errors"][0]["reason"]
 
 
 def test_overlapping_documents_with_one_event_are_refused_whole(

@@ -49,7 +49,12 @@ from veriledger.interfaces.epcis.subscriptions import (
     Subscriptions,
     subscription_terms,
 )
-from veriledger.interfaces.http.problems import PayloadTooLargeError, json_object, problem
+from veriledger.interfaces.http.problems import (
+    PayloadTooLargeError,
+    json_object,
+    leading_field,
+    problem,
+)
 from veriledger.modules.trace import cbv, epcis_xml
 from veriledger.modules.trace.module import (
     REFUSAL_FIELDS,
@@ -329,7 +334,9 @@ def _capture(
                         i,
                         f"{r.module}/{r.code}",
                         r.reason,
-                        REFUSAL_FIELDS.get(r.code) if r.module == "trace" else None,
+                        (REFUSAL_FIELDS.get(r.code) or leading_field(r.reason))
+                        if r.module == "trace"
+                        else None,
                     )
                     for i, r in refusals
                 ]

@@ -98,7 +98,7 @@ def classify(exc: VeriledgerError) -> tuple[int, str, str]:
 _FIELD_PREFIX = re.compile(r"([A-Za-z0-9_$][\w.\[\]$-]{0,80}): ")
 
 
-def _leading_field(detail: str) -> str | None:
+def leading_field(detail: str) -> str | None:
     """The field a message names first (``"uri: ..."``), by the package's convention
     of starting an error with the field it is about."""
     match = _FIELD_PREFIX.match(detail)
@@ -114,7 +114,7 @@ def error_response(exc: VeriledgerError) -> JSONResponse:
         slug,
         title,
         detail,
-        field=getattr(exc, "field", None) or _leading_field(detail),
+        field=getattr(exc, "field", None) or leading_field(detail),
         code=code,
         errors=getattr(exc, "errors", None),
     )

@@ -301,7 +301,27 @@ def check_identifiers(event: Mapping[str, Any]) -> None:
             elif identifier.startswith(("https://", "http://")) and _DL_KEY.search(identifier):
                 parse_digital_link(identifier)
         except BadInputError as exc:
-            raise BadInputError(f"{role} {identifier}: {exc.diagnostics()}") from None
+            where = _field_of(event, identifier, role)
+            raise BadInputError(f"{where}: {identifier}: {exc.diagnostics()}") from None
+
+
+# The event fields each role's identifiers come from: instance lists, then quantity lists.
+_ROLE_FIELDS = {
+    "epc": ("epcList", "quantityList"),
+    "parent": ("parentID",),
+    "child": ("childEPCs", "childQuantityList"),
+    "input": ("inputEPCList", "inputQuantityList"),
+    "output": ("outputEPCList", "outputQuantityList"),
+}
+
+
+def _field_of(event: Mapping[str, Any], identifier: str, role: str) -> str:
+    """The field an identifier of ``role`` was written in, for error messages."""
+    for name in _ROLE_FIELDS[role]:
+        value = event.get(name)
+        if value == identifier or identifier in _ids(value) + _classes(value):
+            return name
+    return _ROLE_FIELDS[role][0]
 
 
 _HASHES: dict[str, str] = {}
