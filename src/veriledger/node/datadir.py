@@ -36,8 +36,9 @@ KEYS = "keys"
 TOKENS = "api-tokens.json"
 CREDENTIALS = "credentials.json"
 GATEWAY = "gateway.json"
-NFC_KEYS = "nfc-keys.json"
 """``{"member": "<org>/<name>"}``: the member consumer scans are relayed as."""
+NFC_KEYS = "nfc-keys.json"
+"""Product lines' NTAG 424 DNA keys, secret (see :func:`save_nfc_keys`)."""
 
 
 def cosigner_name(chain: str, org: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from veriledger.chain.transactions import Transaction
-from veriledger.node.demo_journeys import CONTEXT, CUSTOMS_CLEARING, NINGBO, SHOP, Signer
+from veriledger.node.demo_journeys import CUSTOMS_CLEARING, NINGBO, SHOP, Signer, event
 
 FOOD_PREFIX = "9421902"
 HONEY_GTIN = "09421902000010"
@@ -85,245 +85,80 @@ def case_id(case: int) -> str:
     return f"urn:epc:id:sscc:{FOOD_PREFIX}.{301 + case:010d}"
 
 
-def _event(kind: str, day: int, hour: int, where: str, step: str, **fields: Any) -> dict[str, Any]:
+Step = tuple[str, dict[str, Any]]
+"""Who captures an event, and the event."""
+
+
+def _at(member: str, kind: str, day: int, hour: int, where: str, step: str, **fields: Any) -> Step:
     offset = "+13:00" if where in (APIARY, KITCHEN, AUCKLAND) else "+08:00"  # local time
-    return {
-        "@context": CONTEXT,
-        "type": kind,
-        "eventTime": f"2026-10-{day:02d}T{hour:02d}:00:00.000{offset}",
-        "eventTimeZoneOffset": offset,
-        "bizStep": step,
-        "readPoint": {"id": where},
-        "bizLocation": {"id": where},
-        **fields,
-    }
+    return member, event(kind, day, hour, where, step, offset, **fields)
+
+
+def food_steps() -> list[list[Step]]:
+    """The food story's events, block by block."""
+    cases = [jars()[c * PER_CASE : (c + 1) * PER_CASE] for c in range(JARS // PER_CASE)]
+    case_ids = [case_id(c) for c in range(len(cases))]
+    tom, mere, chen = "kowhai/tom", "kowhai/mere", "swiftfreight/chen"
+    fang, gao, ivan = "ningbo-customs/fang", "ningbo-customs/gao", "citymart/ivan"
+    raw = [
+        _at(tom, "ObjectEvent", 1, 9, APIARY, "commissioning", action="ADD",
+            quantityList=[{"epcClass": HONEY, "quantity": 240, "uom": "KGM"}],
+            disposition="active"),
+        _at(tom, "ObjectEvent", 2, 9, KITCHEN, "commissioning", action="ADD",
+            quantityList=[{"epcClass": OATS, "quantity": 600, "uom": "KGM"}],
+            disposition="active"),
+    ]  # fmt: skip
+    made = [
+        _at(tom, "TransformationEvent", 6, 10, KITCHEN, "commissioning",
+            inputQuantityList=[
+                {"epcClass": HONEY, "quantity": 60, "uom": "KGM"},
+                {"epcClass": OATS, "quantity": 150, "uom": "KGM"},
+            ],
+            outputEPCList=jars(), disposition="active",
+            ilmd={"cbvmda:lotNumber": CLUSTERS_LOT, "cbvmda:bestBeforeDate": "2027-10-06"}),
+        _at(mere, "ObjectEvent", 6, 14, KITCHEN, "inspecting", action="OBSERVE",
+            epcList=jars(), disposition="conformant"),
+        *(
+            _at(tom, "AggregationEvent", 7, 9, KITCHEN, "packing", action="ADD",
+                parentID=case_ids[c], childEPCs=items, disposition="in_progress")
+            for c, items in enumerate(cases)
+        ),
+    ]  # fmt: skip
+    shipped = [
+        _at(chen, "AggregationEvent", 8, 15, AUCKLAND, "loading", action="ADD",
+            parentID=CONTAINER, childEPCs=case_ids, disposition="in_progress"),
+        _at(chen, "ObjectEvent", 9, 6, AUCKLAND, "departing", action="OBSERVE",
+            epcList=[CONTAINER], disposition="in_transit"),
+    ]  # fmt: skip
+    cleared = [
+        _at(fang, "ObjectEvent", 22, 8, NINGBO, "arriving", action="OBSERVE",
+            epcList=[CONTAINER], disposition="in_progress"),
+        _at(fang, "AggregationEvent", 22, 9, NINGBO, "unloading", action="DELETE",
+            parentID=CONTAINER, childEPCs=case_ids, disposition="in_progress"),
+        _at(fang, "ObjectEvent", 22, 11, NINGBO, "inspecting", action="OBSERVE",
+            epcList=case_ids, disposition="conformant"),
+        _at(gao, "ObjectEvent", 23, 9, NINGBO, CUSTOMS_CLEARING, action="OBSERVE",
+            epcList=case_ids, disposition="active"),
+    ]  # fmt: skip
+    sold = [
+        _at(ivan, "ObjectEvent", 24, 10, SHOP, "receiving", action="OBSERVE",
+            epcList=case_ids, disposition="in_progress"),
+        *(
+            _at(ivan, "AggregationEvent", 24, 11, SHOP, "unpacking", action="DELETE",
+                parentID=case_ids[c], childEPCs=items, disposition="sellable_accessible")
+            for c, items in enumerate(cases)
+        ),
+        _at(ivan, "ObjectEvent", 24, 12, SHOP, "stocking", action="OBSERVE",
+            epcList=jars(), disposition="sellable_accessible"),
+        _at("citymart/hana", "ObjectEvent", 26, 15, SHOP, "retail_selling", action="OBSERVE",
+            epcList=jars()[:SOLD], disposition="retail_sold"),
+    ]  # fmt: skip
+    return [raw, made, shipped, cleared, sold]
 
 
 def food_batches(sign: Signer) -> list[list[Transaction]]:
-    """The food story as batches, one block each, in order."""
-
-    def capture(member: str, event: dict[str, Any]) -> Transaction:
-        return sign(member, "trace.capture", {"event": event})
-
-    cases = [jars()[c * PER_CASE : (c + 1) * PER_CASE] for c in range(JARS // PER_CASE)]
-    raw = [
-        capture(
-            "kowhai/tom",
-            _event(
-                "ObjectEvent",
-                1,
-                9,
-                APIARY,
-                "commissioning",
-                action="ADD",
-                quantityList=[{"epcClass": HONEY, "quantity": 240, "uom": "KGM"}],
-                disposition="active",
-            ),
-        ),
-        capture(
-            "kowhai/tom",
-            _event(
-                "ObjectEvent",
-                2,
-                9,
-                KITCHEN,
-                "commissioning",
-                action="ADD",
-                quantityList=[{"epcClass": OATS, "quantity": 600, "uom": "KGM"}],
-                disposition="active",
-            ),
-        ),
+    """The food story as batches of signed captures, one block each, in order."""
+    return [
+        [sign(member, "trace.capture", {"event": e}) for member, e in block]
+        for block in food_steps()
     ]
-    made = [
-        capture(
-            "kowhai/tom",
-            _event(
-                "TransformationEvent",
-                6,
-                10,
-                KITCHEN,
-                "commissioning",
-                inputQuantityList=[
-                    {"epcClass": HONEY, "quantity": 60, "uom": "KGM"},
-                    {"epcClass": OATS, "quantity": 150, "uom": "KGM"},
-                ],
-                outputEPCList=jars(),
-                disposition="active",
-                ilmd={"cbvmda:lotNumber": CLUSTERS_LOT, "cbvmda:bestBeforeDate": "2027-10-06"},
-            ),
-        ),
-        capture(
-            "kowhai/mere",
-            _event(
-                "ObjectEvent",
-                6,
-                14,
-                KITCHEN,
-                "inspecting",
-                action="OBSERVE",
-                epcList=jars(),
-                disposition="conformant",
-            ),
-        ),
-    ] + [
-        capture(
-            "kowhai/tom",
-            _event(
-                "AggregationEvent",
-                7,
-                9,
-                KITCHEN,
-                "packing",
-                action="ADD",
-                parentID=case_id(c),
-                childEPCs=items,
-                disposition="in_progress",
-            ),
-        )
-        for c, items in enumerate(cases)
-    ]
-    shipped = [
-        capture(
-            "swiftfreight/chen",
-            _event(
-                "AggregationEvent",
-                8,
-                15,
-                AUCKLAND,
-                "loading",
-                action="ADD",
-                parentID=CONTAINER,
-                childEPCs=[case_id(c) for c in range(len(cases))],
-                disposition="in_progress",
-            ),
-        ),
-        capture(
-            "swiftfreight/chen",
-            _event(
-                "ObjectEvent",
-                9,
-                6,
-                AUCKLAND,
-                "departing",
-                action="OBSERVE",
-                epcList=[CONTAINER],
-                disposition="in_transit",
-            ),
-        ),
-    ]
-    cleared = [
-        capture(
-            "ningbo-customs/fang",
-            _event(
-                "ObjectEvent",
-                22,
-                8,
-                NINGBO,
-                "arriving",
-                action="OBSERVE",
-                epcList=[CONTAINER],
-                disposition="in_progress",
-            ),
-        ),
-        capture(
-            "ningbo-customs/fang",
-            _event(
-                "AggregationEvent",
-                22,
-                9,
-                NINGBO,
-                "unloading",
-                action="DELETE",
-                parentID=CONTAINER,
-                childEPCs=[case_id(c) for c in range(len(cases))],
-                disposition="in_progress",
-            ),
-        ),
-        capture(
-            "ningbo-customs/fang",
-            _event(
-                "ObjectEvent",
-                22,
-                11,
-                NINGBO,
-                "inspecting",
-                action="OBSERVE",
-                epcList=[case_id(c) for c in range(len(cases))],
-                disposition="conformant",
-            ),
-        ),
-        capture(
-            "ningbo-customs/gao",
-            _event(
-                "ObjectEvent",
-                23,
-                9,
-                NINGBO,
-                CUSTOMS_CLEARING,
-                action="OBSERVE",
-                epcList=[case_id(c) for c in range(len(cases))],
-                disposition="active",
-            ),
-        ),
-    ]
-    sold = [
-        capture(
-            "citymart/ivan",
-            _event(
-                "ObjectEvent",
-                24,
-                10,
-                SHOP,
-                "receiving",
-                action="OBSERVE",
-                epcList=[case_id(c) for c in range(len(cases))],
-                disposition="in_progress",
-            ),
-        ),
-    ]
-    sold += [
-        capture(
-            "citymart/ivan",
-            _event(
-                "AggregationEvent",
-                24,
-                11,
-                SHOP,
-                "unpacking",
-                action="DELETE",
-                parentID=case_id(c),
-                childEPCs=items,
-                disposition="sellable_accessible",
-            ),
-        )
-        for c, items in enumerate(cases)
-    ]
-    sold += [
-        capture(
-            "citymart/ivan",
-            _event(
-                "ObjectEvent",
-                24,
-                12,
-                SHOP,
-                "stocking",
-                action="OBSERVE",
-                epcList=jars(),
-                disposition="sellable_accessible",
-            ),
-        ),
-        capture(
-            "citymart/hana",
-            _event(
-                "ObjectEvent",
-                26,
-                15,
-                SHOP,
-                "retail_selling",
-                action="OBSERVE",
-                epcList=jars()[:SOLD],
-                disposition="retail_sold",
-            ),
-        ),
-    ]
-    return [raw, made, shipped, cleared, sold]

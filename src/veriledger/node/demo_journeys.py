@@ -55,12 +55,15 @@ def lot(case: int) -> str:
     return f"JKT-2611-{case // 2 + 1}"
 
 
-def _event(kind: str, day: int, hour: int, where: str, step: str, **fields: Any) -> dict[str, Any]:
+def event(
+    kind: str, day: int, hour: int, where: str, step: str, offset: str = "+00:00", **fields: Any
+) -> dict[str, Any]:
+    """One demo EPCIS event in October 2026 (safely in the past), at local ``offset``."""
     return {
         "@context": CONTEXT,
         "type": kind,
-        "eventTime": f"2026-10-{day:02d}T{hour:02d}:00:00.000+00:00",  # safely in the past
-        "eventTimeZoneOffset": "+00:00",
+        "eventTime": f"2026-10-{day:02d}T{hour:02d}:00:00.000{offset}",
+        "eventTimeZoneOffset": offset,
         "bizStep": step,
         "readPoint": {"id": where},
         "bizLocation": {"id": where},
@@ -72,8 +75,8 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
     """The story as batches, one block each, in order; ``codes`` are the items'
     registrations (salted hashes), in the order of :func:`all_items`."""
 
-    def capture(member: str, event: dict[str, Any]) -> Transaction:
-        return sign(member, "trace.capture", {"event": event})
+    def capture(member: str, epcis_event: dict[str, Any]) -> Transaction:
+        return sign(member, "trace.capture", {"event": epcis_event})
 
     every = [i for c in range(CASES) for i in items(c)]
     batches: list[list[Transaction]] = []
@@ -81,7 +84,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
         [
             capture(
                 "aurora/ben",
-                _event(
+                event(
                     "ObjectEvent",
                     2,
                     8 + c,
@@ -98,7 +101,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
         + [
             capture(
                 "aurora/ben",
-                _event(
+                event(
                     "AggregationEvent",
                     3,
                     8 + c,
@@ -115,7 +118,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
         + [
             capture(
                 "aurora/anna",
-                _event(
+                event(
                     "AggregationEvent",
                     3,
                     15,
@@ -133,7 +136,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
         [
             capture(
                 "swiftfreight/chen",
-                _event(
+                event(
                     "AggregationEvent",
                     4,
                     9,
@@ -147,7 +150,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "swiftfreight/chen",
-                _event(
+                event(
                     "ObjectEvent",
                     4,
                     12,
@@ -160,7 +163,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "swiftfreight/dara",
-                _event(
+                event(
                     "ObjectEvent",
                     20,
                     6,
@@ -173,7 +176,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "swiftfreight/dara",
-                _event(
+                event(
                     "ObjectEvent",
                     21,
                     18,
@@ -190,7 +193,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
         [
             capture(
                 "ningbo-customs/fang",
-                _event(
+                event(
                     "ObjectEvent",
                     24,
                     7,
@@ -203,7 +206,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "ningbo-customs/fang",
-                _event(
+                event(
                     "ObjectEvent",
                     24,
                     10,
@@ -216,7 +219,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "ningbo-customs/fang",
-                _event(
+                event(
                     "AggregationEvent",
                     24,
                     12,
@@ -230,7 +233,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "ningbo-customs/gao",
-                _event(
+                event(
                     "ObjectEvent",
                     24,
                     13,
@@ -243,7 +246,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "ningbo-customs/gao",
-                _event(
+                event(
                     "ObjectEvent",
                     25,
                     1,
@@ -260,7 +263,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
         [
             capture(
                 "swiftfreight/dara",
-                _event(
+                event(
                     "ObjectEvent",
                     25,
                     2,
@@ -273,7 +276,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "citymart/ivan",
-                _event(
+                event(
                     "ObjectEvent",
                     25,
                     3,
@@ -286,7 +289,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "citymart/ivan",
-                _event(
+                event(
                     "AggregationEvent",
                     25,
                     4,
@@ -302,7 +305,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
         + [
             capture(
                 "citymart/ivan",
-                _event(
+                event(
                     "AggregationEvent",
                     25,
                     5,
@@ -319,7 +322,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
         + [
             capture(
                 "citymart/ivan",
-                _event(
+                event(
                     "ObjectEvent",
                     25,
                     6,
@@ -332,7 +335,7 @@ def journey_batches(sign: Signer, codes: list[dict[str, Any]]) -> list[list[Tran
             ),
             capture(
                 "citymart/hana",
-                _event(
+                event(
                     "ObjectEvent",
                     25,
                     7,

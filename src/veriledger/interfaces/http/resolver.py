@@ -41,8 +41,10 @@ from veriledger.modules.catalog.module import prefix_owner
 from veriledger.modules.trace import cbv
 from veriledger.modules.trace.module import (
     event_time_ms,
+    gtin_in,
     history,
     item_key,
+    lot_in,
     recalls_affecting,
     trace_back,
 )
@@ -237,8 +239,7 @@ def _origins(state: StateView, key: str) -> list[dict[str, Any]]:
     ingredient's product and lot, so a jar names its honey and its oats."""
     out = []
     for origin in trace_back(state, key)[:MAX_ORIGINS]:
-        gtin, _, rest = origin.removeprefix("https://id.gs1.org/01/").partition("/")
-        lot = rest.removeprefix("10/") if rest.startswith("10/") else None
+        gtin, lot = gtin_in(origin), lot_in(origin)
         product = state.get(f"catalog/product/{gtin}") or {}
         out.append(
             {
@@ -271,7 +272,12 @@ VERDICT_MESSAGES = {
 }
 
 
-def _sgtin(uri: str) -> tuple[str, str]:
+def sgtin_of(uri: str) -> tuple[str, str]:
+    """``(gtin, serial)`` of a Digital Link naming one serialised item.
+
+    Raises:
+        BadInputError: a malformed link, or one that names no serial.
+    """
     link = parse_digital_link(uri, LABELS)
     values = {e.ai: e.value for e in link.element_strings}
     if "01" not in values or "21" not in values:
@@ -315,7 +321,7 @@ def verify_code(node: Node, request: Request, body: dict[str, Any]) -> dict[str,
     uri, code = body.get("uri"), body.get("code")
     if not isinstance(uri, str) or not isinstance(code, str) or not code.strip():
         raise BadInputError("uri and code are required strings")
-    gtin, serial = _sgtin(uri)
+    gtin, serial = sgtin_of(uri)
     state = node.state()
     query = node.registry.modules["authenticity"].queries["item"]
     item = query(state, {"gtin": gtin, "serial": serial})

@@ -31,7 +31,7 @@ from veriledger.core.errors import (
 )
 from veriledger.core.nfc_sun import SunParams, verify_sun
 from veriledger.interfaces.http.problems import json_object
-from veriledger.interfaces.http.resolver import _sgtin, relay, scanner_id
+from veriledger.interfaces.http.resolver import relay, scanner_id, sgtin_of
 from veriledger.modules.authenticity.module import REPLAYED_COUNTER
 from veriledger.node.datadir import load_nfc_keys
 from veriledger.node.node import Node
@@ -89,7 +89,7 @@ def verify_tap(node: Node, request: Request, body: dict[str, Any]) -> dict[str, 
     uri = body.get("uri")
     if not isinstance(uri, str):
         raise BadInputError("uri: the URL the tag wrote, a string")
-    gtin, serial = _sgtin(uri.split("?", 1)[0])
+    gtin, serial = sgtin_of(uri.split("?", 1)[0])
     keys = load_nfc_keys(node.data_dir, gtin)
     if keys is None:
         raise OutOfRangeError(f"uri: this node verifies no NFC tags of GTIN {gtin}")

@@ -201,7 +201,7 @@ def epc_prefix(epc: str) -> str:
 
 def _company_prefix_candidates(epc: str) -> list[str]:
     """GS1 company prefixes an SGTIN may belong to, longest first."""
-    for scheme in ("urn:epc:id:sgtin:", "urn:epc:class:lgtin:", "urn:epc:idpat:sgtin:"):
+    for scheme in ("urn:epc:id:sgtin:", "urn:epc:class:lgtin:"):
         if epc.startswith(scheme):
             return [epc.removeprefix(scheme).split(".", 1)[0]]
     marker = "/01/"
@@ -227,10 +227,10 @@ def _lot_number(event: Mapping[str, Any]) -> str | None:
 
 def _gtin_of(identifier: str) -> str | None:
     """The GTIN-14 of an item or class identifier, if it has one."""
-    return _gtin_in(item_key(identifier))
+    return gtin_in(item_key(identifier))
 
 
-def _gtin_in(key: str) -> str | None:
+def gtin_in(key: str) -> str | None:
     """The GTIN-14 of an item key (already canonical: no parsing)."""
     marker = "https://id.gs1.org/01/"
     if key.startswith(marker) and key[len(marker) : len(marker) + 14].isdigit():
@@ -240,10 +240,10 @@ def _gtin_in(key: str) -> str | None:
 
 def _lot_of(identifier: str) -> str | None:
     """The lot an LGTIN class identifier names (``/01/<gtin>/10/<lot>``)."""
-    return _lot_in(item_key(identifier))
+    return lot_in(item_key(identifier))
 
 
-def _lot_in(key: str) -> str | None:
+def lot_in(key: str) -> str | None:
     """The lot of an item key (already canonical: no parsing)."""
     head, sep, lot = key.partition("/10/")
     return lot.split("/", 1)[0] if sep and head.startswith("https://id.gs1.org/01/") else None
@@ -479,8 +479,13 @@ def find_event(state: StateView, event_id: str) -> dict[str, Any] | None:
 
 def events_for(state: StateView, epc: str) -> list[tuple[str, str]]:
     """``(key id, role)`` of the events naming ``epc``, in event-time order."""
-    prefix = epc_prefix(epc)
-    return [(key.rsplit("/", 1)[1], role) for key, role in state.scan(prefix)]
+    return events_under(state, item_key(epc) + "/")
+
+
+def events_under(state: StateView, key_prefix: str) -> list[tuple[str, str]]:
+    """``(key id, role)`` of the events naming any item whose key starts with
+    ``key_prefix`` (one item's key and a slash, or a GTIN's ``.../01/<gtin>/``)."""
+    return [(key.rsplit("/", 1)[1], role) for key, role in state.scan(f"trace/epc/{key_prefix}")]
 
 
 def history(state: StateView, epc: str, depth: int = 8) -> list[dict[str, Any]]:
@@ -706,7 +711,7 @@ def trace_forward(
         if item in seen:
             continue
         seen[item] = None
-        lot, gtin = _lot_in(item), _gtin_in(item)
+        lot, gtin = lot_in(item), gtin_in(item)
         if lot is not None and gtin is not None:
             members = lot_items(state, gtin, lot)
             index.prefetch(members)
@@ -737,7 +742,7 @@ def trace_back(state: StateView, item: str, limit: int = 100_000) -> list[str]:
             continue
         seen[current] = None
         queue.extend((item_key(i), True) for i in _transformation_inputs(state, current))
-        lot, gtin = _item_lot(state, current), _gtin_in(current)
+        lot, gtin = _item_lot(state, current), gtin_in(current)
         if lot is not None and gtin is not None and "/21/" in current:
             lot_class = f"https://id.gs1.org/01/{gtin}/10/{lot}"
             if lot_class not in seen:
@@ -794,7 +799,7 @@ def derived_items(
     events: dict[str, dict[str, Any] | None] = {}
     rows = []
     for item in trace_forward(state, roots, index=index):
-        if _lot_in(item) is not None and item not in (listed or ()):
+        if lot_in(item) is not None and item not in (listed or ()):
             continue
         last = _last_known(state, index, events, item)
         rows.append(

@@ -25,8 +25,9 @@ from veriledger.core.errors import BadInputError
 from veriledger.core.gs1 import element_strings_from_epc_uri
 from veriledger.modules.trace import cbv
 from veriledger.modules.trace.module import (
-    epc_prefix,
     event_time_ms,
+    events_for,
+    events_under,
     identifiers,
     item_key,
     stored_event,
@@ -149,11 +150,11 @@ def select_events(state: StateView, params: Mapping[str, str]) -> list[dict[str,
     for name, roles in MATCH_ROLES.items():
         for epc in _values(params, name):
             named = True
-            pattern = _pattern_prefix(epc)
-            prefix = f"trace/epc/{pattern}" if pattern else epc_prefix(epc)
-            for key, role in state.scan(prefix):
+            pattern = _pattern_prefix(epc, name)
+            found = events_under(state, pattern) if pattern else events_for(state, epc)
+            for hash_id, role in found:
                 if role in roles:
-                    candidates.setdefault(key.rsplit("/", 1)[1])
+                    candidates.setdefault(hash_id)
     records: Iterable[dict[str, Any]]
     if named:
         records = (r for h in candidates if (r := stored_event(state, h)) is not None)
@@ -168,7 +169,7 @@ def select_events(state: StateView, params: Mapping[str, str]) -> list[dict[str,
 
 
 @functools.lru_cache(maxsize=1024)
-def _pattern_prefix(value: str) -> str | None:
+def _pattern_prefix(value: str, name: str) -> str | None:
     """The item-key prefix an EPC pattern stands for: ``urn:epc:idpat:sgtin:4012345.000001.*``
     is every instance and class of GTIN 04012345000016; None for a plain identifier.
 
@@ -180,7 +181,7 @@ def _pattern_prefix(value: str) -> str | None:
     try:
         elements = element_strings_from_epc_uri(value)
     except BadInputError as exc:
-        raise QueryParameterError("MATCH_epc", exc.diagnostics()) from None
+        raise QueryParameterError(name, exc.diagnostics()) from None
     return f"https://id.gs1.org/01/{elements[0].value}/"
 
 
@@ -193,7 +194,7 @@ def _match_tests(params: Mapping[str, str]) -> list[Callable[[Mapping[str, Any]]
         values = _values(params, name)
         if not values:
             continue
-        prefixes = tuple(p for v in values if (p := _pattern_prefix(v)))
+        prefixes = tuple(p for v in values if (p := _pattern_prefix(v, name)))
         exact = {item_key(v) for v in values if not v.startswith("urn:epc:idpat:")}
 
         def test(
