@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from veriledger.chain.blocks import Rejected
 from veriledger.chain.body import BodyError, parse_body
@@ -49,8 +49,9 @@ class BlockContext:
     """Hex id of the previous header: deterministic, unpredictable before ordering."""
 
 
-@dataclass(frozen=True)
-class TxResult:
+class TxResult(NamedTuple):
+    """One transaction's result in its block (a tuple: one is built per transaction)."""
+
     tx_id: str
     accepted: bool
     code: str | None = None

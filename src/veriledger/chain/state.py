@@ -146,32 +146,41 @@ class KeyFilter:
         for key in keys:
             self.add(key)
 
-    def _positions(self, key: str) -> list[int]:
-        """Five positions by double hashing Python's own string hash.
-
-        The filter lives in one process and is rebuilt at start, so a hash that is
-        salted per process (``PYTHONHASHSEED``) serves, and Python caches it on the
-        string: this costs a fraction of a cryptographic hash per probe. Keys chosen
-        to collide can only raise the false-positive rate, which costs a query.
-        """
-        h = hash(key)
-        first, step = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
-        mask = self._mask
-        return [(first + i * step) & mask for i in range(self.PROBES)]
-
     def add(self, key: str) -> None:
-        bits = self._bits
-        for pos in self._positions(key):
-            bits[pos >> 3] |= 1 << (pos & 7)
+        bits, mask = self._bits, self._mask
+        position, step = _probe(key)
+        for _ in range(self.PROBES):
+            bit = position & mask
+            bits[bit >> 3] |= 1 << (bit & 7)
+            position += step
         self._count += 1
 
     def might_contain(self, key: str) -> bool:
-        bits = self._bits
-        return all(bits[pos >> 3] & (1 << (pos & 7)) for pos in self._positions(key))
+        """Stops at the first clear bit: an absent key, the common case, costs one or two."""
+        bits, mask = self._bits, self._mask
+        position, step = _probe(key)
+        for _ in range(self.PROBES):
+            bit = position & mask
+            if not bits[bit >> 3] & (1 << (bit & 7)):
+                return False
+            position += step
+        return True
 
     @property
     def full(self) -> bool:
         return self._count * 10 > self._mask
+
+
+def _probe(key: str) -> tuple[int, int]:
+    """First position and step of a key's probes, by double hashing Python's own hash.
+
+    The filter lives in one process and is rebuilt at start, so a hash that is salted
+    per process (``PYTHONHASHSEED``) serves, and Python caches it on the string: this
+    costs a fraction of a cryptographic hash per probe. Keys chosen to collide can
+    only raise the false-positive rate, which costs a query.
+    """
+    h = hash(key)
+    return h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
 
 
 class CachedState:

@@ -14,9 +14,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -42,8 +41,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 
 
-@dataclass(frozen=True)
-class TxRow:
+class TxRow(NamedTuple):
+    """A transaction's stored row (a tuple: one is built per committed transaction)."""
+
     id: str
     log_index: int
     height: int

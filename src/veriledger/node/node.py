@@ -24,9 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -65,6 +64,7 @@ from veriledger.modules import authenticity, catalog, identity, notary
 from veriledger.modules.trace import module as trace_module
 from veriledger.node import datadir
 from veriledger.node.engine import LocalEngine, OrderingEngine
+from veriledger.node.pending import Pending, Submission, settle
 from veriledger.node.signatures import SignatureChecker
 
 DEFAULT_MODULES: tuple[Module, ...] = (
@@ -98,8 +98,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class Submitted:
+class Submitted(NamedTuple):
+    """What a submitter learns of one transaction (a tuple: one per transaction)."""
+
     id: str
     status: str
     """``pending``, ``committed`` or ``rejected``."""
@@ -109,7 +110,7 @@ class Submitted:
     reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in self._asdict().items() if v is not None}
 
 
 class Cosigner:
@@ -175,7 +176,7 @@ class Node:
         self.reader = TileReader(SqliteTileStore(self.storage.reader))
         self._commit_lock = threading.Lock()  # one block at a time
         self._submit_lock = threading.Lock()  # dedup: a tx id is pending or committed, once
-        self._pending: dict[str, Future[Submitted]] = {}
+        self._pending: dict[str, Pending[Submitted]] = {}
         self._listeners: list[Callable[[BlockHeader, list[TxRow]], None]] = []
         self._closers: list[Callable[[], None]] = []
         self.signatures = SignatureChecker(signature_workers)
@@ -259,10 +260,9 @@ class Node:
         try:
             self.commit_block(batch)
         except Exception as exc:  # the node must not silently lose a batch
-            for tx in batch:
-                future = self._pending.pop(tx.id, None)
-                if future is not None and not future.done():
-                    future.set_exception(exc)
+            with self._submit_lock:
+                failed = [self._pending.pop(tx.id, None) for tx in batch]
+            settle((p, exc) for p in failed if p is not None)
             raise
 
     def commit_block(self, txs: list[Transaction]) -> BlockHeader:
@@ -359,12 +359,13 @@ class Node:
 
     def _resolve(self, header: BlockHeader, rows: list[TxRow]) -> None:
         self.metrics["blocks"] += 1
+        pending = self._pending
         with self._submit_lock:
-            futures = [(row, self._pending.pop(row.id, None)) for row in rows]
-        for row, future in futures:
-            self.metrics["committed" if row.accepted else "rejected"] += 1
-            if future is not None and not future.done():
-                future.set_result(_submitted(row))
+            waiting = [(pending.pop(row.id, None), row) for row in rows]
+        accepted = sum(row.accepted for row in rows)
+        self.metrics["committed"] += accepted
+        self.metrics["rejected"] += len(rows) - accepted
+        settle((p, _submitted(row)) for p, row in waiting if p is not None)
         for listener in list(self._listeners):
             try:
                 listener(header, rows)
@@ -379,8 +380,10 @@ class Node:
 
     def submit(
         self, txs: Sequence[Transaction], *, signed_here: bool = False, admitted: bool = False
-    ) -> list[Future[Submitted]]:
+    ) -> Submission[Submitted]:
         """Check and queue signed transactions; all are accepted or none is.
+
+        Returns one handle per transaction, in order, settled when its block commits.
 
         ``signed_here``: this process just signed them (:meth:`sign_for`), so their
         signatures are not checked again. ``admitted``: the caller has just run
@@ -395,29 +398,25 @@ class Node:
             if tx.chain != self.chain:
                 raise _at(WrongChainError(tx.chain, self.chain), i, len(txs))
         if not signed_here:
-            results = self.signatures.check(
-                [(tx.signer_key, tx.signing_bytes, tx.sig_bytes) for tx in txs]
-            )
+            results = self.signatures.check([(tx.signer, tx.signing_bytes, tx.sig) for tx in txs])
             for i, ok in enumerate(results):
                 if not ok:
                     raise _at(InvalidTransactionSignatureError(txs[i].signer), i, len(txs))
         with self._submit_lock:
             ids = [tx.id for tx in txs]
-            if len(set(ids)) != len(ids):
+            unique = set(ids)
+            if len(unique) != len(ids):
                 raise DuplicateTransactionError(next(i for i in ids if ids.count(i) > 1))
-            known = self.storage.known_tx_ids(ids) | {i for i in ids if i in self._pending}
+            known = self.storage.known_tx_ids(ids) | (self._pending.keys() & unique)
             if known:
                 raise DuplicateTransactionError(sorted(known)[0])
             if not admitted:
                 self._precheck(txs)
-            futures: list[Future[Submitted]] = []
-            for tx in txs:
-                future: Future[Submitted] = Future()
-                self._pending[tx.id] = future
-                futures.append(future)
+            submission: Submission[Submitted] = Submission(ids)
+            self._pending.update(zip(ids, submission, strict=True))
             self.engine.submit(txs)
             self.metrics["submitted"] += len(txs)
-        return futures
+        return submission
 
     def _precheck(self, txs: Sequence[Transaction]) -> None:
         """Raise the first admission error of a batch (see :meth:`admission_errors`)."""

@@ -8,6 +8,7 @@ signatures on one core, everything else on the other.
 
 from __future__ import annotations
 
+import binascii
 import multiprocessing
 import os
 import threading
@@ -18,8 +19,10 @@ from typing import TypeVar
 
 from veriledger.core.keys import ed25519_verify
 
-Item = tuple[bytes, bytes, bytes]
-"""``(public key, message, signature)``."""
+Item = tuple[bytes | str, bytes, bytes | str]
+"""``(public key, message, signature)``; the key and signature raw, or in base64 as an
+envelope carries them (already checked canonical when it was parsed), so the decoding
+happens on the worker too."""
 
 PARALLEL_THRESHOLD = 64
 T = TypeVar("T")
@@ -38,7 +41,26 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _check(items: Sequence[Item]) -> list[bool]:
-    return [ed25519_verify(key, message, sig) for key, message, sig in items]
+    out = []
+    for key, message, sig in items:
+        raw_key, raw_sig = _raw(key), _raw(sig)
+        out.append(
+            raw_key is not None
+            and raw_sig is not None
+            and ed25519_verify(raw_key, message, raw_sig)
+        )
+    return out
+
+
+def _raw(value: bytes | str) -> bytes | None:
+    """The bytes of a canonical base64 text (None if it is not), or raw bytes as given."""
+    if not isinstance(value, str):
+        return value
+    try:
+        raw = binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if binascii.b2a_base64(raw, newline=False) == value.encode() else None
 
 
 class SignatureChecker:

@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +66,7 @@ from veriledger.modules.trace.module import (
 )
 from veriledger.modules.trace.queries import select_events
 from veriledger.node.node import Node, Submitted
+from veriledger.node.pending import Pending, Submission
 
 SCHEMA = Path(__file__).parent / "data" / "EPCIS-JSON-Schema.json"
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
@@ -160,7 +160,7 @@ class CaptureJobs:
         self,
         event_ids: list[str],
         tx_ids: list[str],
-        futures: list[Future[Submitted]],
+        futures: Submission[Submitted],
         on_finish: Callable[[], None] | None = None,
     ) -> CaptureJob:
         job = CaptureJob(
@@ -178,7 +178,7 @@ class CaptureJobs:
             future.add_done_callback(functools.partial(self._done, job, index))
         return job
 
-    def _done(self, job: CaptureJob, index: int, future: Future[Submitted]) -> None:
+    def _done(self, job: CaptureJob, index: int, future: Pending[Submitted]) -> None:
         with self._lock:
             try:
                 result = future.result()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from veriledger.log.checkpoint import Checkpoint
 from veriledger.log.tiles import parse_tile_path
 from veriledger.log.tlog_proof import MEDIA_TYPE as TLOG_PROOF
 from veriledger.node.node import Node, Submitted
+from veriledger.node.pending import Submission
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_BATCH = 5000
@@ -183,7 +184,7 @@ def _submission(node: Node) -> APIRouter:
             body = [Submitted(tx.id, "pending").to_json() for tx in txs]
             headers = {} if batch else {"Location": f"/api/v1/transactions/{txs[0].id}"}
             return JSON(body if batch else body[0], status_code=202, headers=headers)
-        results = await _wait_all([tx.id for tx in txs], futures, timeout)
+        results = await _wait_all(futures, timeout)
         if not batch and results[0].status == "rejected":
             first = results[0]
             return problems.problem(
@@ -301,7 +302,7 @@ def _reads(node: Node) -> APIRouter:
 
 def _parse_and_submit(
     node: Node, items: list[Any], batch: bool, token: str | None
-) -> tuple[list[Transaction], list[Future[Submitted]]]:
+) -> tuple[list[Transaction], Submission[Submitted]]:
     """Parse (or sign for the token's member) and submit, off the event loop."""
     signed = [isinstance(i, dict) and "sig" in i for i in items]
     if all(signed):
@@ -322,21 +323,23 @@ def _parse_and_submit(
     return txs, node.submit(txs)
 
 
-async def _wait_all(
-    ids: list[str], futures: list[Future[Submitted]], timeout: float
-) -> list[Submitted]:
+async def _wait_all(submission: Submission[Submitted], timeout: float) -> list[Submitted]:
     """Each transaction's outcome, or ``pending`` for those not committed in time."""
-    deadline = time.monotonic() + timeout
-    out = []
-    for tx_id, future in zip(ids, futures, strict=True):
-        remaining = max(deadline - time.monotonic(), 0.001)
-        try:
-            out.append(
-                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), remaining)
-            )
-        except TimeoutError:
-            out.append(Submitted(tx_id, "pending"))
-    return out
+    loop = asyncio.get_running_loop()
+    all_done = loop.create_future()
+
+    def wake() -> None:
+        if not all_done.done():
+            all_done.set_result(None)
+
+    def wake_from_commit() -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(wake)
+
+    submission.when_all_done(wake_from_commit)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_done, timeout)
+    return [p.result() if p.done() else Submitted(p.id, "pending") for p in submission]
 
 
 # --- operations ---------------------------------------------------------------------------
