@@ -157,3 +157,25 @@ def test_state_root_from_encoded_writes_equals_the_definition(writes: dict[str, 
         + canonical_json_reference(ordered)
     ).digest()
     assert next_state_root(b"\x00" * 32, 7, writes) == want
+
+
+def test_the_body_is_parsed_once_per_class() -> None:
+    from dataclasses import dataclass
+
+    from veriledger.chain.body import BodyError
+
+    @dataclass(frozen=True)
+    class Digest:
+        digest: str
+
+    @dataclass(frozen=True)
+    class Number:
+        digest: int
+
+    tx = _tx()
+    first = tx.parsed_body(Digest)
+    assert first == Digest("ab")
+    assert tx.parsed_body(Digest) is first  # admission and block share the parse
+    with pytest.raises(BodyError, match=r"body\.digest: must be an integer"):
+        tx.parsed_body(Number)  # another class is parsed afresh, and can fail
+    assert tx == _tx()  # the memo is no part of the transaction's value

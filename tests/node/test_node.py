@@ -173,3 +173,18 @@ def test_the_demo_ledger_re_derives_from_genesis(tmp_path: Path) -> None:
     assert report.blocks == height + 1  # genesis is block 0
     assert report.transactions == committed  # nothing refused in the story at 2 rounds
     assert report.final_checkpoints == report.checkpoints == report.blocks
+
+
+def test_a_node_collects_cyclic_garbage_rarely(data_dir: Path) -> None:
+    import gc
+
+    from veriledger.node.node import YOUNG_COLLECTION_THRESHOLD
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        node = Node(data_dir, signature_workers=0)
+        node.close()
+        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 20, 20)
+    finally:
+        gc.set_threshold(*before)

@@ -25,7 +25,7 @@ def test_settle_sets_values_and_errors_across_submissions() -> None:
     first: Submission[str] = Submission(["a", "b"])
     second: Submission[str] = Submission(["c"])
     failure = RuntimeError("disk full")
-    settle([(first[0], "ok-a"), (second[0], "ok-c"), (first[1], failure)])
+    settle([((first, 0), "ok-a"), ((second, 0), "ok-c"), ((first, 1), failure)])
     assert first[0].result() == "ok-a"
     assert second[0].result(timeout=0) == "ok-c"
     with pytest.raises(RuntimeError, match="disk full"):
@@ -34,8 +34,8 @@ def test_settle_sets_values_and_errors_across_submissions() -> None:
 
 def test_a_handle_is_settled_once() -> None:
     submission: Submission[str] = Submission(["a"])
-    settle([(submission[0], "first")])
-    settle([(submission[0], RuntimeError("late"))])
+    settle([((submission, 0), "first")])
+    settle([((submission, 0), RuntimeError("late"))])
     assert submission[0].result() == "first"
 
 
@@ -47,9 +47,9 @@ def test_callbacks_run_once_whether_added_before_or_after() -> None:
         seen.append((p.id, p.result()))
 
     submission[0].add_done_callback(record)
-    settle([(submission[0], "x")])
+    settle([((submission, 0), "x")])
     assert seen == [("a", "x")]
-    settle([(submission[1], "y")])
+    settle([((submission, 1), "y")])
     submission[1].add_done_callback(record)  # already settled: runs at once
     assert seen == [("a", "x"), ("b", "y")]
 
@@ -58,9 +58,9 @@ def test_when_all_done_waits_for_the_last_handle() -> None:
     submission: Submission[str] = Submission(["a", "b"])
     calls: list[str] = []
     submission.when_all_done(lambda: calls.append("all"))
-    settle([(submission[0], "x")])
+    settle([((submission, 0), "x")])
     assert calls == []
-    settle([(submission[1], RuntimeError("failed too"))])
+    settle([((submission, 1), RuntimeError("failed too"))])
     assert calls == ["all"]
     submission.when_all_done(lambda: calls.append("late"))
     assert calls == ["all", "late"]
@@ -78,7 +78,7 @@ def test_a_failing_callback_is_logged_and_the_rest_still_run(
     submission[0].add_done_callback(boom)
     submission[1].add_done_callback(lambda p: seen.append(p.id))
     with caplog.at_level(logging.ERROR):
-        settle([(submission[0], "x"), (submission[1], "y")])
+        settle([((submission, 0), "x"), ((submission, 1), "y")])
     assert seen == ["b"]
     assert "callback bug" in caplog.text
 
@@ -88,7 +88,7 @@ def test_a_waiting_thread_wakes_when_its_handle_settles() -> None:
     results: list[str] = []
     waiter = threading.Thread(target=lambda: results.append(submission[1].result(timeout=10)))
     waiter.start()
-    settle([(submission[0], "first")])  # another handle: the waiter keeps waiting
-    settle([(submission[1], "second")])
+    settle([((submission, 0), "first")])  # another handle: the waiter keeps waiting
+    settle([((submission, 1), "second")])
     waiter.join(timeout=10)
     assert results == ["second"]

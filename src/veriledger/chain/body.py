@@ -86,7 +86,7 @@ def _compile(cls: type) -> Converter:
         values = {}
         for name, field_converter, optional in fields:
             if name in data:
-                values[name] = field_converter(data[name], _join(path, name))
+                values[name] = field_converter(data[name], f"{path}.{name}" if path else name)
             elif not optional:
                 raise BodyError(_join(path, name), "missing")
         try:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from veriledger.chain.blocks import Rejected
-from veriledger.chain.body import BodyError, parse_body
+from veriledger.chain.body import BodyError
 from veriledger.chain.module import Authorizer, Context, Message, Outcome, Registry, Rejection
 from veriledger.chain.state import (
     BlockState,
@@ -132,7 +132,7 @@ def admit_transaction(
             CHAIN_MODULE, 5, f"{tx.type} may be sent by a {allowed}, not by {org} ({org_kind})"
         )
     try:
-        body: Any = parse_body(message.body, tx.body)
+        body: Any = tx.parsed_body(message.body)
     except BodyError as exc:
         rejection = Rejection(CHAIN_MODULE, 4, str(exc))
         rejection.field = exc.field  # type: ignore[attr-defined]

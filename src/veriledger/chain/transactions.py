@@ -17,14 +17,16 @@ receipt all name the same bytes.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import time as _time
 from dataclasses import InitVar, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from veriledger.chain.body import parse_body
 from veriledger.core.canonical_json import canonical_json
 from veriledger.core.encoding import b64decode_strict, b64encode
 from veriledger.core.errors import BadInputError, VerificationError
@@ -35,6 +37,7 @@ MAX_ENTRY_BYTES = 60_000
 """A transaction entry must fit a tlog-tiles entry bundle (65,535 bytes) with room to spare."""
 MAX_NONCE_LENGTH = 64
 MAX_TYPE_LENGTH = 64
+T = TypeVar("T")
 FIELDS = ("chain", "type", "body", "signer", "nonce", "time", "sig")
 
 
@@ -113,6 +116,7 @@ class Transaction:
     signing_bytes: bytes = field(init=False, repr=False, compare=False)
     """What the signature covers: the domain and the canonical unsigned envelope."""
     id: str = field(init=False, compare=False)
+    _parsed: tuple[object, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     parts: InitVar[tuple[bytes, bytes] | None] = None
     """The canonical bytes before and after ``"sig"``, when the signer just made them."""
@@ -133,6 +137,22 @@ class Transaction:
         object.__setattr__(self, "entry", entry)
         object.__setattr__(self, "signing_bytes", SIGNING_DOMAIN + head + tail)
         object.__setattr__(self, "id", hashlib.sha256(entry).hexdigest())
+
+    def parsed_body(self, cls: builtins.type[T]) -> T:
+        """The body parsed as ``cls`` (:func:`parse_body`), once.
+
+        Parsing is pure, so the submission checks and the block share one parse.
+
+        Raises:
+            BodyError: naming the offending field.
+        """
+        memo = self._parsed
+        if memo is not None and memo[0] is cls:
+            body: T = memo[1]
+            return body
+        body = parse_body(cls, self.body)
+        object.__setattr__(self, "_parsed", (cls, body))
+        return body
 
     @property
     def module(self) -> str:

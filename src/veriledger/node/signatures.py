@@ -25,6 +25,8 @@ envelope carries them (already checked canonical when it was parsed), so the dec
 happens on the worker too."""
 
 PARALLEL_THRESHOLD = 64
+CHUNK = 100
+"""Signatures per task for the workers: about 6 ms of work against ~0.1 ms of transfer."""
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -80,18 +82,23 @@ class SignatureChecker:
     def check(self, items: Sequence[Item]) -> list[bool]:
         """Whether each signature verifies, in order.
 
-        Large batches go wholly to the worker processes, so this process stays free
-        to execute and commit the previous block meanwhile (it only waits here).
+        A large batch goes to the workers in chunks, except that the calling thread
+        verifies the last chunk itself if no worker has started it. Measured at full
+        ingest, this process spends about 50 us on each transaction besides its
+        signature and a worker about 60 us verifying one: both cores are busiest
+        when this process takes about a tenth of the signatures, which is one chunk
+        of a full batch. (PyNaCl releases the GIL while it verifies, so the commit
+        thread runs meanwhile.)
         """
         if self._pool is None or len(items) < PARALLEL_THRESHOLD:
             return _check(items)
-        chunk = -(-len(items) // self._workers)
-        futures = [
-            self._pool.submit(_check, items[i : i + chunk]) for i in range(0, len(items), chunk)
-        ]
+        chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+        futures = [self._pool.submit(_check, chunk) for chunk in chunks]
+        last = _check(chunks[-1]) if len(chunks) > 1 and futures[-1].cancel() else None
         out: list[bool] = []
-        for future in futures:
+        for future in futures[:-1]:
             out.extend(future.result())
+        out.extend(futures[-1].result() if last is None else last)
         return out
 
     def map_chunks(
