@@ -92,3 +92,13 @@ def test_a_waiting_thread_wakes_when_its_handle_settles() -> None:
     settle([((submission, 1), "second")])
     waiter.join(timeout=10)
     assert results == ["second"]
+
+
+def test_outcomes_are_read_once_all_are_settled() -> None:
+    submission: Submission[str] = Submission(["a", "b"])
+    failure = RuntimeError("failed")
+    settle([((submission, 1), failure)])
+    with pytest.raises(RuntimeError, match="1 transactions are still pending"):
+        submission.outcomes()
+    settle([((submission, 0), "x")])
+    assert submission.outcomes() == ["x", failure]

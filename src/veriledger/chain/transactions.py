@@ -21,6 +21,7 @@ import builtins
 import hashlib
 import os
 import time as _time
+from collections.abc import Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import Any, TypeVar
 
@@ -273,6 +274,24 @@ def sign_transaction(
     time: int | None = None,
 ) -> Transaction:
     """Build and sign an envelope with ``key`` (a plain Ed25519 key, type 0x01)."""
+    unsigned = unsigned_envelope(key, chain, type, body, nonce, time)
+    return signed_transaction(unsigned, sign_envelope(key, unsigned))
+
+
+def unsigned_envelope(
+    key: SignerKey,
+    chain: str,
+    type: str,
+    body: dict[str, Any],
+    nonce: str | None = None,
+    time: int | None = None,
+) -> dict[str, Any]:
+    """The checked envelope ``key`` is about to sign, with a fresh nonce and the time.
+
+    Raises:
+        MalformedTransactionError: a field is malformed, or ``key`` cannot sign
+            transactions.
+    """
     if key.sig_type != SIG_TYPE_ED25519:
         raise MalformedTransactionError("signer", "transactions are signed with Ed25519 keys")
     unsigned: dict[str, Any] = {
@@ -284,8 +303,43 @@ def sign_transaction(
         "time": int(_time.time() * 1000) if time is None else time,
     }
     check_envelope_fields(unsigned)
-    parts = envelope_parts(
-        chain, type, body, unsigned["signer"], unsigned["nonce"], unsigned["time"]
+    return unsigned
+
+
+SignedParts = tuple[bytes, bytes, str]
+"""An envelope's canonical bytes before and after ``"sig"``, and the base64 signature."""
+
+
+def sign_envelope(key: SignerKey, unsigned: dict[str, Any]) -> SignedParts:
+    """Canonicalise and sign an :func:`unsigned_envelope`: pure, so a worker can do it.
+
+    Raises:
+        MalformedTransactionError: the body has no canonical form.
+    """
+    head, tail = envelope_parts(
+        unsigned["chain"],
+        unsigned["type"],
+        unsigned["body"],
+        unsigned["signer"],
+        unsigned["nonce"],
+        unsigned["time"],
     )
-    sig = b64encode(key.sign(SIGNING_DOMAIN + parts[0] + parts[1]))
-    return Transaction(**unsigned, sig=sig, parts=parts)
+    return head, tail, b64encode(key.sign(SIGNING_DOMAIN + head + tail))
+
+
+def sign_envelopes(key: SignerKey, unsigned: Sequence[dict[str, Any]]) -> list[SignedParts | None]:
+    """:func:`sign_envelope` for each; None where one fails (the caller signs that one
+    again itself, for the error)."""
+    out: list[SignedParts | None] = []
+    for envelope in unsigned:
+        try:
+            out.append(sign_envelope(key, envelope))
+        except MalformedTransactionError:
+            out.append(None)
+    return out
+
+
+def signed_transaction(unsigned: dict[str, Any], parts: SignedParts) -> Transaction:
+    """The transaction of an :func:`unsigned_envelope` and its :func:`sign_envelope`."""
+    head, tail, sig = parts
+    return Transaction(**unsigned, sig=sig, parts=(head, tail))

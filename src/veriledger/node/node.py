@@ -18,6 +18,7 @@ One fact, end to end:
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import logging
@@ -46,7 +47,10 @@ from veriledger.chain.storage import SqliteState, SqliteTileStore, Storage, TxRo
 from veriledger.chain.transactions import (
     InvalidTransactionSignatureError,
     Transaction,
-    sign_transaction,
+    sign_envelope,
+    sign_envelopes,
+    signed_transaction,
+    unsigned_envelope,
 )
 from veriledger.core.errors import (
     BadInputError,
@@ -375,9 +379,9 @@ class Node:
     def _checkpoint(self, header: BlockHeader) -> tuple[bytes, bool]:
         checkpoint = Checkpoint(self.chain, self.log.size, self.log.root())
         signers: list[NoteSigner] = [self._log_signer]
-        signers += [
-            c.signer for c in self._cosigners if c.cosign(checkpoint, self.log.consistency_proof)
-        ]
+        # Every cosigner last signed the same checkpoint, as a rule: one proof serves all.
+        proof = functools.lru_cache(maxsize=4)(self.log.consistency_proof)
+        signers += [c.signer for c in self._cosigners if c.cosign(checkpoint, proof)]
         note = sign_note(checkpoint.to_text(), signers)
         return note, self.policy.check(note).satisfied
 
@@ -511,13 +515,17 @@ class Node:
     def sign_for(self, token: str | None, items: Sequence[dict[str, Any]]) -> list[Transaction]:
         """Sign unsigned ``{"type", "body"}`` items for the member ``token`` names.
 
+        A large batch is canonicalised and signed on the worker processes (the
+        member's key goes with it, to a process of this node), so that this one is
+        free for blocks meanwhile.
+
         Raises:
             UnknownTokenError: the token is missing or unknown.
             BadInputError: an item is malformed (the error names the field).
         """
         member = self.tokens.member(token)
         key = self.member_key(member)
-        out = []
+        unsigned = []
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 raise _at(BadInputError("transaction: must be a JSON object"), i, len(items))
@@ -528,11 +536,18 @@ class Node:
                 if name not in item:
                     raise _at(_field_error(name, "missing"), i, len(items))
             try:
-                out.append(
-                    sign_transaction(
+                unsigned.append(
+                    unsigned_envelope(
                         key, self.chain, item["type"], item["body"], nonce=item.get("nonce")
                     )
                 )
+            except BadInputError as exc:
+                raise _at(exc, i, len(items)) from None
+        signed = self.signatures.map_chunks(functools.partial(sign_envelopes, key), unsigned)
+        out = []
+        for i, (envelope, parts) in enumerate(zip(unsigned, signed.result(), strict=True)):
+            try:
+                out.append(signed_transaction(envelope, parts or sign_envelope(key, envelope)))
             except BadInputError as exc:
                 raise _at(exc, i, len(items)) from None
         return out

@@ -49,6 +49,17 @@ class Submission(Sequence["Pending[T]"]):
     def __iter__(self) -> Iterator[Pending[T]]:
         return (Pending(self, i) for i in range(len(self)))
 
+    def outcomes(self) -> list[T | BaseException]:
+        """Every outcome, in order: a value, or the exception that failed it.
+
+        Raises:
+            RuntimeError: some are still pending (ask from :meth:`when_all_done`).
+        """
+        with self._cond:
+            if self._left:
+                raise RuntimeError(f"{self._left} transactions are still pending")
+            return list(self._outcomes)  # type: ignore[arg-type]
+
     def when_all_done(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` once every transaction is settled (now, if they already are)."""
         with self._cond:

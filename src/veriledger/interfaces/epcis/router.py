@@ -66,7 +66,7 @@ from veriledger.modules.trace.module import (
 )
 from veriledger.modules.trace.queries import select_events
 from veriledger.node.node import Node, Submitted
-from veriledger.node.pending import Pending, Submission
+from veriledger.node.pending import Submission
 
 SCHEMA = Path(__file__).parent / "data" / "EPCIS-JSON-Schema.json"
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
@@ -128,7 +128,6 @@ class CaptureJob:
     events: int
     event_ids: list[str]
     tx_ids: list[str]
-    pending: int
     errors: list[dict[str, Any]] = field(default_factory=list)
     finished: int | None = None
     on_finish: Callable[[], None] | None = None
@@ -160,7 +159,7 @@ class CaptureJobs:
         self,
         event_ids: list[str],
         tx_ids: list[str],
-        futures: Submission[Submitted],
+        submission: Submission[Submitted],
         on_finish: Callable[[], None] | None = None,
     ) -> CaptureJob:
         job = CaptureJob(
@@ -169,30 +168,25 @@ class CaptureJobs:
             len(tx_ids),
             event_ids,
             tx_ids,
-            len(tx_ids),
             on_finish=on_finish,
         )
         with self._lock:
             self._jobs[job.id] = job
-        for index, future in enumerate(futures):
-            future.add_done_callback(functools.partial(self._done, job, index))
+        # One callback for the whole document, when its last event commits.
+        submission.when_all_done(functools.partial(self._finish, job, submission))
         return job
 
-    def _done(self, job: CaptureJob, index: int, future: Pending[Submitted]) -> None:
+    def _finish(self, job: CaptureJob, submission: Submission[Submitted]) -> None:
+        errors: list[dict[str, Any]] = []
+        for index, outcome in enumerate(submission.outcomes()):
+            if isinstance(outcome, BaseException):
+                errors.append({"eventIndex": index, "reason": str(outcome)})
+            elif outcome.status != "committed":
+                errors.append({"eventIndex": index, "code": outcome.code, "reason": outcome.reason})
         with self._lock:
-            try:
-                result = future.result()
-                if result.status != "committed":
-                    job.errors.append(
-                        {"eventIndex": index, "code": result.code, "reason": result.reason}
-                    )
-            except Exception as exc:
-                job.errors.append({"eventIndex": index, "reason": str(exc)})
-            job.pending -= 1
-            done = job.pending == 0
-            if done:
-                job.finished = int(time.time() * 1000)
-        if done and job.on_finish is not None:
+            job.errors.extend(errors)
+            job.finished = int(time.time() * 1000)
+        if job.on_finish is not None:
             job.on_finish()
 
     def get(self, job_id: str) -> CaptureJob:

@@ -109,13 +109,18 @@ def _schedule_values(value: Any, low: int, high: int, where: str) -> frozenset[i
     allowed: set[int] = set()
     for part in value.split(","):
         first, _, last = part.strip().removeprefix("[").removesuffix("]").partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
+        if not _ascii_number(first) or (last and not _ascii_number(last)):
             raise FieldError(where, f"{part!r} is not a number or a [low-high] range")
         a, b = int(first), int(last or first)
         if not low <= a <= b <= high:
             raise FieldError(where, f"{part!r} is outside {low} to {high}")
         allowed.update(range(a, b + 1))
     return frozenset(allowed)
+
+
+def _ascii_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes '²' and other digits ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def schedule_due(schedule: dict[str, frozenset[int]], when: datetime) -> bool:

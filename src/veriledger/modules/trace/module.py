@@ -109,7 +109,10 @@ def event_time_ms(value: Any, field: str = "eventTime") -> int:
     return int(parsed.timestamp() * 1000)
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_ms(ms: int) -> str:
+    """RFC 3339 UTC with milliseconds; cached, since every event of a block asks for the
+    block's own time."""
     return (
         datetime.fromtimestamp(ms / 1000, UTC)
         .isoformat(timespec="milliseconds")
@@ -145,8 +148,13 @@ def identifiers(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 @functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=65_536)
 def _epc_digital_link(identifier: str) -> str:
-    """The Digital Link of an EPC URN, validating it whole (cached: EPCs repeat)."""
+    """The Digital Link of an EPC URN, validating it whole.
+
+    Cached: the identifier checks and the item keys of one event both ask, and an
+    item's EPC recurs in every event of its journey. (Invalid URNs raise, and are not
+    cached.)"""
     return digital_link_from_epc_uri(identifier)
 
 
