@@ -101,6 +101,7 @@ normalised in :mod:`._hash_values`, the JSON event is read into a tree in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -189,6 +190,7 @@ _SENSOR_ELEMENTS: Final = (
 )
 
 
+@functools.cache
 def _event_order(profile: Profile) -> _Order:
     """The canonical property order after ``eventType``, as ``profile`` reads it."""
     typed = _TYPED if profile.canonical_order else _UNMATCHED
