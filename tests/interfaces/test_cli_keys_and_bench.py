@@ -66,3 +66,15 @@ def test_bench_log_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "of 2-hash SHA-256" in out
     assert "inclusion proof from tiles at 600" in out
     assert "of raw verify" in out
+
+
+@pytest.mark.slow
+def test_bench_ingest_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["bench", "ingest", "--count", "300", "--batch", "100", "--seconds", "0.01"]
+    assert main([*args, "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| in-process ingest, batches of 100 |" in out
+    assert "| HTTP ingest, signed batches of 100 |" in out
+    cpu = next(line for line in out.splitlines() if line.startswith("| CPU per transaction"))
+    node_us, worker_us = (part.strip().split()[0] for part in cpu.split("|")[2].split("/"))
+    assert int(node_us) > 0 and int(worker_us) > 0  # both processes did work

@@ -117,6 +117,10 @@ class SignatureChecker:
             part.add_done_callback(collect)
         return joined
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes started so far (for the benchmarks' CPU accounting)."""
+        return [] if self._pool is None else list(self._pool._processes or {})
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)

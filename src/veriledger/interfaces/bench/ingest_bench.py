@@ -47,6 +47,24 @@ ORGS = [
 class IngestResult:
     rate: float
     bytes_per_tx: float
+    node_cpu_per_tx: float
+    """Seconds of this process's CPU (all its threads) per transaction."""
+    worker_cpu_per_tx: float | None
+    """Seconds of the signature workers' CPU per transaction (None off Linux)."""
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU of a process so far, from ``/proc`` (None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _workers_cpu(node: Node) -> float | None:
+    times = [_cpu_seconds(pid) for pid in node.signatures.worker_pids()]
+    return None if not times or None in times else sum(t for t in times if t is not None)
 
 
 def _signed(node: Node, count: int) -> list[Transaction]:
@@ -85,6 +103,9 @@ def _in_process(data_dir: Path, count: int, batch: int) -> tuple[IngestResult, l
         txs = _signed(node, count)
         before = _disk_bytes(data_dir)
         batches = [txs[first : first + batch] for first in range(0, count, batch)]
+        node.signatures.check([(t.signer, t.signing_bytes, t.sig) for t in txs[:200]])  # spawn
+        workers_before = _workers_cpu(node)
+        cpu_before = time.process_time()
         start = time.perf_counter()
         # Two submitting clients, as on a busy node: one batch's signatures are checked
         # on the worker while the other batch is prechecked here.
@@ -93,6 +114,13 @@ def _in_process(data_dir: Path, count: int, batch: int) -> tuple[IngestResult, l
         for future in futures:
             future.result(timeout=600)
         elapsed = time.perf_counter() - start
+        node_cpu = time.process_time() - cpu_before
+        workers_after = _workers_cpu(node)
+        worker_cpu = (
+            None
+            if workers_before is None or workers_after is None
+            else (workers_after - workers_before) / count
+        )
         node.storage.writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         per_tx = (_disk_bytes(data_dir) - before) / count
         receipts = []
@@ -100,7 +128,7 @@ def _in_process(data_dir: Path, count: int, batch: int) -> tuple[IngestResult, l
             began = time.perf_counter()
             node.receipt(tx.id)
             receipts.append(time.perf_counter() - began)
-        return IngestResult(count / elapsed, per_tx), receipts
+        return IngestResult(count / elapsed, per_tx, node_cpu / count, worker_cpu), receipts
     finally:
         node.close()
 
@@ -193,6 +221,18 @@ def run(count: int = 20_000, batch: int = 1000, seconds: float = 2.0) -> list[Ro
                 f"in-process ingest, batches of {batch}",
                 f"{result.rate:,.0f} tx/s",
                 f"{result.rate / raw:.2f} of raw verify",
+            )
+        )
+        rows.append(
+            Row(
+                "CPU per transaction, in process: the node's threads / the signature workers",
+                f"{result.node_cpu_per_tx * 1e6:.0f} us / "
+                + (
+                    "n/a"
+                    if result.worker_cpu_per_tx is None
+                    else f"{result.worker_cpu_per_tx * 1e6:.0f} us"
+                ),
+                f"raw verify: {1e6 / raw:.0f} us",
             )
         )
         rows.append(Row("receipt (tlog-proof) generation, in process", _ms(receipts)))

@@ -444,16 +444,17 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
         "member": ctx.member,
         "height": ctx.block_height,
     }
+    named = list(identifiers(event))
     lot = _lot_number(event)
     if lot is not None:
-        for epc, role in identifiers(event):
+        for epc, role in named:
             gtin = _gtin_of(epc)
             if role in ("epc", "output") and gtin is not None:
                 writes[f"trace/lot/{gtin}/{lot}/{item_key(epc)}"] = 1
                 writes[f"trace/item-lot/{item_key(epc)}"] = lot
-    stamp = f"{max(when, 0):015d}"
-    for epc, role in identifiers(event):
-        writes[f"{epc_prefix(epc)}{stamp}/{key_id(hash_id)}"] = role
+    suffix = f"{max(when, 0):015d}/{key_id(hash_id)}"
+    for epc, role in named:
+        writes[epc_prefix(epc) + suffix] = role
     for field in ("bizStep", "disposition"):
         if isinstance(event.get(field), str):
             writes[f"trace/vocab/{field}/{event[field]}"] = 1
