@@ -82,27 +82,31 @@ class SignatureChecker:
 
     def check(self, items: Sequence[Item]) -> list[bool]:
         """Whether each signature verifies, in order (see :meth:`map_chunks`)."""
-        return self.map_chunks(_check, items).result()
+        return self.map_chunks(_check, items, share=True).result()
 
     def map_chunks(
-        self, fn: Callable[[Sequence[T]], list[R]], items: Sequence[T]
+        self, fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], share: bool = False
     ) -> Future[list[R]]:
         """``fn`` over ``items`` on the worker processes, in chunks, as one future.
 
         For pure work that does not need this process: signature checks, a capture's
-        event hashes and signatures. The calling thread does the last chunk itself if
-        no worker has started it, then goes on while the workers finish. Measured at
-        full ingest, this process spends about 50 us on each transaction besides its
-        signature and a worker about 60 us verifying one: both cores are busiest when
-        this process takes about a tenth of the work, which is one chunk of a full
-        batch. (PyNaCl releases the GIL while it verifies or signs, so the commit
-        thread runs meanwhile.) With no workers, or a small batch, all of it runs here.
+        event hashes and signatures. With no workers, or a small batch, all of it runs
+        here.
+
+        ``share``: the calling thread does the last chunk itself if no worker has
+        started it, then goes on while the workers finish. Only for work that releases
+        the GIL (PyNaCl's verification does), so the commit thread runs meanwhile:
+        measured at full ingest, this process spends about 65 us on each transaction
+        besides its signature and a worker about as much verifying one, and both cores
+        are busiest when this process takes about a tenth of the signatures, one chunk
+        of a full batch. Sharing Python work (event hashes) measured slower: it holds
+        the GIL against the commit thread.
         """
         if self._pool is None or len(items) < PARALLEL_THRESHOLD:
             return _run_here(fn, items)
         chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
         parts = [self._pool.submit(fn, chunk) for chunk in chunks]
-        if len(chunks) > 1 and parts[-1].cancel():
+        if share and len(chunks) > 1 and parts[-1].cancel():
             parts[-1] = _run_here(fn, chunks[-1])
         joined: Future[list[R]] = Future()
 
