@@ -64,3 +64,14 @@ def test_base64_that_is_not_canonical_never_verifies(checker: SignatureChecker) 
         False,
         False,
     ]
+
+
+def test_started_workers_are_running_before_any_batch() -> None:
+    checker = SignatureChecker(workers=1)
+    try:
+        assert checker.worker_pids() == []  # spawned on demand...
+        checker.start()  # ...or now, as a serving node does
+        assert len(checker.worker_pids()) == 1
+        assert checker.check(_items(PARALLEL_THRESHOLD + 1)) == [True] * (PARALLEL_THRESHOLD + 1)
+    finally:
+        checker.close()

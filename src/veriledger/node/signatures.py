@@ -55,6 +55,10 @@ def _check(items: Sequence[Item]) -> list[bool]:
     return out
 
 
+def _ready() -> bool:
+    return True
+
+
 def _raw(value: bytes | str) -> bytes | None:
     """The bytes of a canonical base64 text (None if it is not), or raw bytes as given."""
     if not isinstance(value, str):
@@ -79,6 +83,13 @@ class SignatureChecker:
             else None
         )
         self._workers = count
+
+    def start(self) -> None:
+        """Start the workers now, not on the first large batch: a spawned worker takes a
+        second or two to start, which a serving node's first capture would wait for."""
+        if self._pool is not None:
+            for _ in range(self._workers):
+                self._pool.submit(_ready)
 
     def check(self, items: Sequence[Item]) -> list[bool]:
         """Whether each signature verifies, in order (see :meth:`map_chunks`)."""

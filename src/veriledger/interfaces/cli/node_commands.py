@@ -47,6 +47,7 @@ def _serve(data_dir: Path, host: str, port: int) -> None:
     from veriledger.node.node import Node
 
     node = Node(data_dir)
+    node.signatures.start()  # workers ready before the first large batch arrives
     try:
         typer.echo(f"serving {node.chain} on http://{host}:{port}/  (API docs: /docs)")
         uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
