@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 
 import nacl.signing
 import pytest
@@ -75,3 +76,17 @@ def test_started_workers_are_running_before_any_batch() -> None:
         assert checker.check(_items(PARALLEL_THRESHOLD + 1)) == [True] * (PARALLEL_THRESHOLD + 1)
     finally:
         checker.close()
+
+
+def _lengths(items: Sequence[bytes]) -> list[int]:
+    if b"boom" in items:
+        raise ValueError("boom")
+    return [len(x) for x in items]
+
+
+def test_many_chunks_join_in_order_and_a_failure_fails_the_whole(checker: SignatureChecker) -> None:
+    items = [b"x" * (i % 7) for i in range(1_001)]  # eleven chunks
+    assert checker.map_chunks(_lengths, items).result(timeout=30) == [len(x) for x in items]
+    items[500] = b"boom"
+    with pytest.raises(ValueError, match="boom"):
+        checker.map_chunks(_lengths, items).result(timeout=30)

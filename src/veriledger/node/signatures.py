@@ -120,13 +120,18 @@ class SignatureChecker:
         if share and len(chunks) > 1 and parts[-1].cancel():
             parts[-1] = _run_here(fn, chunks[-1])
         joined: Future[list[R]] = Future()
+        left = [len(parts)]
+        lock = threading.Lock()
 
         def collect(_: Future[list[R]]) -> None:
-            if all(part.done() for part in parts) and not joined.done():
-                try:
-                    joined.set_result([x for part in parts for x in part.result()])
-                except BaseException as exc:  # a worker died or fn raised
-                    joined.set_exception(exc)
+            with lock:  # parts finish on different threads: the last one joins, once
+                left[0] -= 1
+                if left[0]:
+                    return
+            try:
+                joined.set_result([x for part in parts for x in part.result()])
+            except BaseException as exc:  # a worker died or fn raised
+                joined.set_exception(exc)
 
         for part in parts:
             part.add_done_callback(collect)
