@@ -37,6 +37,19 @@ def ev(kind: str, when: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def commissioning(when: str, items: list[str], lot: str, **fields: Any) -> dict[str, Any]:
+    """Items of a lot coming into being (the event most tests start from)."""
+    return ev(
+        "ObjectEvent",
+        when,
+        epcList=items,
+        action="ADD",
+        bizStep="commissioning",
+        ilmd={"cbvmda:lotNumber": lot},
+        **fields,
+    )
+
+
 def capture(
     c: Chain, member: str, *events: dict[str, Any]
 ) -> list[tuple[bool, str | None, str | None]]:
@@ -49,14 +62,7 @@ def test_history_follows_the_containers_while_the_item_is_inside() -> None:
     results = capture(
         c,
         "brand/ops",
-        ev(
-            "ObjectEvent",
-            "01",
-            epcList=items,
-            action="ADD",
-            bizStep="commissioning",
-            ilmd={"cbvmda:lotNumber": "L1"},
-        ),
+        commissioning("01", items, "L1"),
         ev(
             "AggregationEvent",
             "02",
@@ -314,14 +320,7 @@ def test_lot_to_lot_transformation_reaches_the_product_lots_items() -> None:
             inputQuantityList=[{"epcClass": raw, "quantity": 5}],
             outputQuantityList=[{"epcClass": product, "quantity": 50}],
         ),
-        ev(
-            "ObjectEvent",
-            "03",
-            epcList=items,
-            action="ADD",
-            bizStep="commissioning",
-            ilmd={"cbvmda:lotNumber": "P8"},
-        ),
+        commissioning("03", items, "P8"),
     )
     assert all(r[0] for r in results), results
     raw_key = "https://id.gs1.org/01/04012345000023/10/R2"
@@ -338,15 +337,7 @@ def test_recall_report_places_an_item_where_its_container_is() -> None:
     results = capture(
         c,
         "brand/ops",
-        ev(
-            "ObjectEvent",
-            "01",
-            epcList=items,
-            action="ADD",
-            bizStep="commissioning",
-            ilmd={"cbvmda:lotNumber": "Z1"},
-            bizLocation={"id": "urn:epc:id:sgln:4012345.00010.0"},
-        ),
+        commissioning("01", items, "Z1", bizLocation={"id": "urn:epc:id:sgln:4012345.00010.0"}),
         ev("AggregationEvent", "02", parentID=CASE, childEPCs=items, action="ADD"),
         ev("AggregationEvent", "03", parentID=PALLET, childEPCs=[CASE], action="ADD"),
     )
