@@ -86,6 +86,7 @@ def _compile(cls: type) -> Converter:
         values = {}
         for name, field_converter, optional in fields:
             if name in data:
+                # _join inlined: this loop runs for every field of every transaction.
                 values[name] = field_converter(data[name], f"{path}.{name}" if path else name)
             elif not optional:
                 raise BodyError(_join(path, name), "missing")
