@@ -418,6 +418,19 @@ def test_extension_keys_resolve_through_the_context_in_any_spelling() -> None:
     assert event_hash_id(bare) != want  # the prefix no longer resolves
 
 
+def test_a_value_hashed_once_still_resolves_through_each_events_own_context() -> None:
+    # Normalised values are memoised per set of declared prefixes; one event's
+    # expansion must not leak into another's that declares the prefix otherwise.
+    declared = {**with_(bizStep="ex:step"), "@context": [{"ex": "https://a.example/"}]}
+    other = {**with_(bizStep="ex:step"), "@context": [{"ex": "https://b.example/"}]}
+    undeclared = {k: v for k, v in with_(bizStep="ex:step").items() if k != "@context"}
+    for _ in range(2):  # the second round reads from warm memos
+        texts = [prehash(e) for e in (declared, other, undeclared)]
+        assert "bizStep=https://a.example/step" in texts[0]
+        assert "bizStep=https://b.example/step" in texts[1]
+        assert "bizStep=ex:step" in texts[2]
+
+
 def test_document_events_carry_the_document_context() -> None:
     document = {
         "@context": BASE["@context"],

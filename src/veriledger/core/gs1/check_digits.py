@@ -12,16 +12,15 @@ character pair); gs1/gs1-syntax-engine ``lint_csum.c`` and ``lint_csumalpha.c``.
 from __future__ import annotations
 
 import enum
+import functools
 
 from veriledger.core.errors import CheckDigitError, GS1FormatError
-
-_DIGITS = frozenset("0123456789")
 
 
 def is_digits(text: str) -> bool:
     """True when ``text`` is non-empty and only ASCII digits (``str.isdigit`` admits
-    other scripts' digits, which GS1 does not)."""
-    return bool(text) and all(ch in _DIGITS for ch in text)
+    other scripts' digits, which GS1 does not: hence ``isascii`` first)."""
+    return text.isascii() and text.isdigit()
 
 
 def gs1_check_digit(payload: str, field: str = "payload") -> int:
@@ -35,7 +34,12 @@ def gs1_check_digit(payload: str, field: str = "payload") -> int:
     """
     if not is_digits(payload):
         raise GS1FormatError(field, payload, f"{payload!r} is not a string of digits")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(payload)))
+    return _mod10(payload)
+
+
+@functools.lru_cache(maxsize=4096)  # a GTIN or GLN payload recurs in every event naming it
+def _mod10(payload: str) -> int:
+    total = 3 * sum(map(int, payload[::-2])) + sum(map(int, payload[-2::-2]))
     return (10 - total % 10) % 10
 
 

@@ -32,6 +32,7 @@ read and written by :mod:`.dl_compression`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -380,27 +381,34 @@ def build_from_valid(
     Raises:
         DigitalLinkError: as :func:`build_digital_link`.
     """
-    table = default_ai_table()
     first: dict[str, ElementString] = {}
     for element in elements:
         first.setdefault(element.ai, element)
-    key = next(
-        (e.ai for e in elements if (entry := table.lookup(e.ai)) and entry.is_primary_key),
-        None,
-    )
-    if key is None:
+    best = _path_ais(tuple(first))
+    if not best:
         raise DigitalLinkError(
             "element string",
             format_element_strings(elements),
             "no Digital Link primary key among the AIs",
         )
-    best: tuple[str, ...] = (key,)
-    for sequence in table.path_sequences_by_key.get(key, ()):
-        if len(sequence) > len(best) and all(ai in first for ai in sequence[1:]):
-            best = sequence
     path = [first[ai] for ai in best]
     rest = [first[ai] for ai in first if ai not in best]
     return _emit(stem, path, _fixed_first(rest, options), options)
+
+
+@functools.lru_cache(maxsize=1024)  # the layout depends only on which AIs are present
+def _path_ais(ais: tuple[str, ...]) -> tuple[str, ...]:
+    """The AIs that go in the path: the first primary key and its longest qualifier
+    sequence the data fills (empty when there is no primary key)."""
+    table = default_ai_table()
+    key = next((ai for ai in ais if (entry := table.lookup(ai)) and entry.is_primary_key), None)
+    if key is None:
+        return ()
+    best: tuple[str, ...] = (key,)
+    for sequence in table.path_sequences_by_key.get(key, ()):
+        if len(sequence) > len(best) and all(ai in ais for ai in sequence[1:]):
+            best = sequence
+    return best
 
 
 def _fixed_first(elements: Iterable[ElementString], options: ParseOptions) -> list[ElementString]:
@@ -440,6 +448,7 @@ def _emit(
     return "".join(parts)
 
 
+@functools.lru_cache(maxsize=64)  # one stem serves every link a node builds
 def _check_stem(stem: str) -> str:
     """The stem without one trailing ``/``, if it is an http(s) scheme, domain and path."""
     if "?" in stem or "#" in stem:
@@ -455,6 +464,8 @@ def _check_stem(stem: str) -> str:
 def percent_encode(value: str, query_component: bool = False) -> str:
     """Percent-encode all but RFC 3986 unreserved characters (upper-case hex); in a query
     component a space becomes ``+``."""
+    if _UNRESERVED.issuperset(value):
+        return value
     out = []
     for ch in value:
         if ch in _UNRESERVED:

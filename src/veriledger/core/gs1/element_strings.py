@@ -13,6 +13,7 @@ present on (253), (255) and (8003) when a (8030) digital signature is present.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -129,6 +130,17 @@ def validate_ai_value(
     """
     if not isinstance(ai, str) or not isinstance(value, str):
         raise GS1FormatError(str(ai), repr(value), "AI and value must be strings")
+    if table is None or table is default_ai_table():
+        return _validate_in_default_table(ai, value, options)
+    return _validate(ai, value, options, table)
+
+
+@functools.lru_cache(maxsize=8192)  # a GTIN or GLN recurs in every event naming its items
+def _validate_in_default_table(ai: str, value: str, options: ParseOptions) -> AIEntry:
+    return _validate(ai, value, options, default_ai_table())
+
+
+def _validate(ai: str, value: str, options: ParseOptions, table: AITable) -> AIEntry:
     entry = lookup_ai(ai, options, table)
     if entry is None:
         raise GS1FormatError(ai_field(ai), value, f"unknown AI ({ai})")

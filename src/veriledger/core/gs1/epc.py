@@ -271,6 +271,8 @@ def _total(scheme: str, uri: str, parts: tuple[str, str], want: int, what: str) 
 
 
 def _unescape(scheme: str, uri: str, text: str, what: str) -> str:
+    if text and _PLAIN.issuperset(text):
+        return text  # the usual serial or lot: nothing escaped, nothing to refuse
     out = []
     i = 0
     while i < len(text):

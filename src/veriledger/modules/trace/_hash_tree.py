@@ -13,6 +13,7 @@ entry, and anything else a node with a value.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -120,9 +121,18 @@ def read_event(
     declared: dict[str, str] = {}
     _collect_prefixes(context, declared)
     _collect_prefixes(event.get("@context"), declared)
+    return _reader(profile, tuple(declared.items())).event(event)
+
+
+@functools.lru_cache(maxsize=16)
+def _reader(profile: Profile, declared: tuple[tuple[str, str], ...]) -> _Reader:
+    """One reader per profile and declared prefixes: the events of a document (and of
+    most documents) share them, and so share the reader's memo of normalised values."""
     values = {name: STANDARD_PREFIXES[name] for name in _VALUE_PREFIXES}
-    reader = _Reader(profile, {**STANDARD_PREFIXES, **declared}, {**values, **declared})
-    return reader.event(event)
+    return _Reader(profile, {**STANDARD_PREFIXES, **dict(declared)}, {**values, **dict(declared)})
+
+
+_MEMO_SIZE: Final = 32_768
 
 
 @dataclass(frozen=True)
@@ -130,10 +140,20 @@ class _Reader:
     profile: Profile
     key_prefixes: Mapping[str, str]
     value_prefixes: Mapping[str, str]
+    memo: dict[tuple[str, str], str] = field(default_factory=dict, compare=False)
+    """Normalised values by (text, kind): readPoints, bizSteps, times and containers
+    recur across events. A value that raises is never stored, so ``path`` (used only
+    in errors) need not be part of the key."""
 
     def value(self, raw: object, path: str, kind: str = "") -> str:
         text = _scalar_text(raw, path)
-        return canonical_value(text, path, self.profile, self.value_prefixes, kind)
+        found = self.memo.get((text, kind))
+        if found is None:
+            found = canonical_value(text, path, self.profile, self.value_prefixes, kind)
+            if len(self.memo) >= _MEMO_SIZE:
+                self.memo.clear()
+            self.memo[text, kind] = found
+        return found
 
     def event(self, event: Mapping[str, Any]) -> tuple[str, list[Node]]:
         event_type = event.get("type")

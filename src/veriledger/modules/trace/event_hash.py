@@ -293,8 +293,10 @@ class _Writer:
         out = []
         written: set[int] = set()
         for name, sub in order:
+            if name not in by_name:
+                continue  # most of the order's fields are absent from any one event
             parts = []
-            for node in by_name.get(name, ()):
+            for node in by_name[name]:
                 text = self.node(node, sub)
                 if text:
                     parts.append(text)
