@@ -19,6 +19,7 @@ import asyncio
 import base64
 import contextlib
 import functools
+import gzip
 import json
 import threading
 import time
@@ -48,6 +49,7 @@ from veriledger.interfaces.epcis.subscriptions import (
     Subscriptions,
     subscription_terms,
 )
+from veriledger.interfaces.http.compression import GZIP_LEVEL, accepts_gzip
 from veriledger.interfaces.http.problems import (
     PayloadTooLargeError,
     json_object,
@@ -131,6 +133,9 @@ class CaptureJob:
     errors: list[dict[str, Any]] = field(default_factory=list)
     finished: int | None = None
     on_finish: Callable[[], None] | None = None
+    encoded: dict[tuple[int | None, bool], bytes] = field(default_factory=dict)
+    """The job's JSON and its gzip, for the state it was encoded in (see
+    :meth:`CaptureJobs.body`)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -195,6 +200,34 @@ class CaptureJobs:
         if job is None:
             raise OutOfRangeError(f"no capture job {job_id}")
         return job
+
+    def body(self, job_id: str, gzipped: bool) -> bytes:
+        """A job's JSON (or its gzip), encoded once per state, running then finished.
+
+        Clients poll a job until it finishes, and a job of 1,000 events is 160 KB with
+        its eventIDs and transactions: compressing that on every poll took about 8 ms
+        of this node's CPU, during the very capture the client waits for. The encoding
+        runs outside the lock, which the block-commit thread takes to finish jobs.
+
+        Raises:
+            OutOfRangeError: no such job.
+        """
+        job = self.get(job_id)
+        with self._lock:
+            state = (job.finished, gzipped)
+            cached = job.encoded.get(state)
+            snapshot = job.to_json() if cached is None else None
+        if snapshot is None:
+            assert cached is not None
+            return cached
+        data = orjson.dumps(snapshot)
+        if gzipped:
+            data = gzip.compress(data, compresslevel=GZIP_LEVEL)
+        with self._lock:
+            if job.finished == state[0]:
+                job.encoded = {k: v for k, v in job.encoded.items() if k[0] == state[0]}
+                job.encoded[state] = data
+        return data
 
     def all(self) -> list[CaptureJob]:
         with self._lock:
@@ -417,8 +450,12 @@ def create_router(node: Node) -> APIRouter:
         return [job.to_json() for job in jobs.all()]
 
     @router.get("/capture/{capture_id}")
-    def capture_job(capture_id: str) -> dict[str, Any]:
-        return jobs.get(capture_id).to_json()
+    def capture_job(capture_id: str, request: Request) -> Response:
+        gzipped = accepts_gzip(request)
+        headers = {"Vary": "Accept-Encoding"} | ({"Content-Encoding": "gzip"} if gzipped else {})
+        return Response(
+            jobs.body(capture_id, gzipped), media_type="application/json", headers=headers
+        )
 
     @router.get("/events")
     def events(request: Request) -> Response:

@@ -25,6 +25,7 @@ from veriledger.chain.transactions import MalformedTransactionError, Transaction
 from veriledger.core.errors import BadInputError, OutOfRangeError
 from veriledger.interfaces.epcis.router import create_router as epcis_router
 from veriledger.interfaces.http import problems, recalls, resolver, taps
+from veriledger.interfaces.http.compression import GZIP_LEVEL
 from veriledger.log.checkpoint import Checkpoint
 from veriledger.log.tiles import parse_tile_path
 from veriledger.log.tlog_proof import MEDIA_TYPE as TLOG_PROOF
@@ -49,7 +50,7 @@ def create_app(node: Node) -> FastAPI:
         description="A consortium ledger for trustworthy e-commerce, verifiable by anyone.",
         default_response_class=JSON,
     )
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     problems.install(app)
     app.include_router(_tlog(node), prefix="/tlog", tags=["tlog-tiles"])
     app.include_router(_submission(node), prefix="/api/v1", tags=["api"])

@@ -148,7 +148,6 @@ def identifiers(event: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 @functools.lru_cache(maxsize=200_000)
-@functools.lru_cache(maxsize=65_536)
 def _epc_digital_link(identifier: str) -> str:
     """The Digital Link of an EPC URN, validating it whole.
 

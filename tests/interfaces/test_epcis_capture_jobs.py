@@ -1,0 +1,35 @@
+"""Capture jobs: the encoded body a polling client gets, running and then finished."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+
+from veriledger.interfaces.epcis.router import CaptureJobs
+from veriledger.node.node import Submitted
+from veriledger.node.pending import Submission, settle
+
+
+def test_a_polled_job_is_encoded_once_per_state_and_never_stale() -> None:
+    jobs = CaptureJobs()
+    submission: Submission[Submitted] = Submission(["t1", "t2"])
+    job = jobs.start(["e1", "e2"], ["t1", "t2"], submission)
+
+    running = jobs.body(job.id, gzipped=False)
+    assert orjson.loads(running)["running"] is True
+    assert jobs.body(job.id, gzipped=False) is running  # the cached bytes, not re-encoded
+    assert gzip.decompress(jobs.body(job.id, gzipped=True)) == running
+
+    settle(
+        [
+            ((submission, 0), Submitted("t1", "committed", 5, 0)),
+            ((submission, 1), Submitted("t2", "rejected", code="trace/3", reason="dup")),
+        ]
+    )
+    finished = orjson.loads(gzip.decompress(jobs.body(job.id, gzipped=True)))
+    assert finished["running"] is False and finished["success"] is False
+    assert finished["errors"] == [{"eventIndex": 1, "code": "trace/3", "reason": "dup"}]
+    assert "finishedAt" in finished
+    assert orjson.loads(jobs.body(job.id, gzipped=False)) == finished
+    assert len(job.encoded) == 2  # the running state's encodings were dropped
