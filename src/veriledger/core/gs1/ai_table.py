@@ -125,6 +125,7 @@ def _parse_entry(raw: Mapping[str, Any]) -> AIEntry:
     )
 
 
+@functools.lru_cache(maxsize=8192)  # pairing checks ask the same few pairs for every key
 def matches_template(template: str, ai: str) -> bool:
     """Whether ``ai`` fits a pairing-rule template such as ``"31nn"`` (n: any digit)."""
     return len(template) == len(ai) and all(

@@ -47,6 +47,7 @@ _EPC_CHAR = r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9!'()*+,\-.:;=_])"
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
+@functools.lru_cache(maxsize=4096)  # a GTIN's digits recur in every event of its items
 def check_digit(digits: str) -> str:
     """The GS1 mod-10 check digit for ``digits`` (General Specifications 7.9.1).
 
@@ -59,6 +60,8 @@ def check_digit(digits: str) -> str:
 
 def _decode(text: str) -> str | None:
     """Undo %XX escapes; None for a stray ``%`` or a non-ASCII escape (GS1 values are ASCII)."""
+    if "%" not in text:
+        return text
     if "%" in _ESCAPE.sub("", text):
         return None
     if any(int(code, 16) >= 0x80 for code in _ESCAPE.findall(text)):
@@ -66,13 +69,15 @@ def _decode(text: str) -> str | None:
     return _ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
 
 
+@functools.cache
 def _encoder(legacy: bool) -> Callable[[str], str]:
     extra = _LEGACY_ENCODED if legacy else _REVISED_ENCODED
+    encoded = _ALWAYS_ENCODED | extra
 
     def encode(value: str) -> str:
-        return "".join(
-            f"%{ord(ch):02X}" if ch in _ALWAYS_ENCODED or ch in extra else ch for ch in value
-        )
+        if encoded.isdisjoint(value):
+            return value  # the usual serial: nothing to escape
+        return "".join(f"%{ord(ch):02X}" if ch in encoded else ch for ch in value)
 
     return encode
 
