@@ -34,7 +34,7 @@ from veriledger.chain.storage import SqliteState, Storage
 from veriledger.interfaces.bench.ingest_bench import _raw_verify_rate
 from veriledger.interfaces.bench.log_bench import Row, _ms
 from veriledger.interfaces.http.resolver import item_view
-from veriledger.modules.trace.module import history, item_key, recall_report
+from veriledger.modules.trace.module import history, item_key, recall_report, record_key
 from veriledger.node.demo import JACKET, create_demo, seed_demo
 from veriledger.node.demo_food import CLUSTERS_GTIN, jars
 from veriledger.node.demo_journeys import all_items, serial_of
@@ -227,8 +227,9 @@ def _synthetic_state(path: Path, events: int, lot_items: int, hops: int) -> tupl
             body |= {"parentID": parent, "childEPCs": epcs}
         else:
             body["epcList"] = epcs
+        put(f"trace/event/{digest}", 1)
         put(
-            f"trace/event/{digest}",
+            record_key(1, digest),
             {"event": body, "tx": digest, "org": "aurora", "member": "a", "height": 1},
         )
         stamp = f"{(when + 1) * 86_400_000:015d}"

@@ -9,13 +9,20 @@ items of its GTINs. ``recordTime`` is the block time.
 
 State::
 
-    trace/event/<hash>                      {"event", "tx", "org", "member", "height"}
+    trace/record/<record time>/<hash>       {"event", "tx", "org", "member", "height"}
+    trace/event/<hash>                      <record time>
     trace/event-id/<sha256 of eventID>      <hash>
     trace/epc/<epc>/<time>/<hash>           role: epc | parent | child | input | output
     trace/vocab/<field>/<value>             1   (bizSteps, dispositions, locations...)
 
-``<time>`` is the event time in milliseconds, zero-padded, so a prefix scan of one
-EPC returns its events in time order.
+``<time>`` is the event time and ``<record time>`` the block time, in milliseconds,
+zero-padded: a prefix scan of one EPC returns its events in event-time order, and a
+scan of ``trace/record/`` every event in record-time order.
+
+The records are keyed by record time, with a small index by hash beside them, because
+a block's events then fill new pages at the end of the table. Keyed by their hash,
+each record landed on a random page of the whole table, and a block of 2,000 events
+dirtied about as many pages: twice the bytes written per commit.
 """
 
 from __future__ import annotations
@@ -199,7 +206,13 @@ def key_id(hash_id: str) -> str:
 
 
 def event_key(hash_id: str) -> str:
+    """The key of an event's index entry, which holds its record time."""
     return f"trace/event/{key_id(hash_id)}"
+
+
+def record_key(record_time: int, key: str) -> str:
+    """The key of an event's record, by its record time and key id."""
+    return f"trace/record/{record_time:015d}/{key}"
 
 
 def epc_prefix(epc: str) -> str:
@@ -436,7 +449,8 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
     if created:
         _check_commissioning(state, event, ctx, created)
     event["recordTime"] = iso_ms(ctx.block_time)
-    writes[event_key(hash_id)] = {
+    writes[event_key(hash_id)] = ctx.block_time
+    writes[record_key(ctx.block_time, key_id(hash_id))] = {
         "event": event,
         "tx": ctx.tx_id,
         "org": ctx.org,
@@ -472,7 +486,11 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
 
 def stored_event(state: StateView, key: str) -> dict[str, Any] | None:
     """The stored record of an event, by hash ID or its key id."""
-    record = state.get(f"trace/event/{key_id(key) if ';' in key else key}")
+    key = key_id(key) if ";" in key else key
+    record_time = state.get(f"trace/event/{key}")
+    if not isinstance(record_time, int):
+        return None
+    record = state.get(record_key(record_time, key))
     return None if record is None else dict(record)
 
 

@@ -159,7 +159,7 @@ def select_events(state: StateView, params: Mapping[str, str]) -> list[dict[str,
     if named:
         records = (r for h in candidates if (r := stored_event(state, h)) is not None)
     else:
-        records = (dict(v) for _, v in state.scan("trace/event/"))
+        records = (dict(v) for _, v in state.scan("trace/record/"))
     tests = _match_tests(params) + _filters(params)
     selected = [r for r in records if all(test(r["event"]) for test in tests)]
     selected.sort(key=lambda r: (event_time_ms(r["event"]["eventTime"]), r["event"]["eventID"]))
