@@ -47,6 +47,7 @@ from veriledger.chain.storage import SqliteState, SqliteTileStore, Storage, TxRo
 from veriledger.chain.transactions import (
     InvalidTransactionSignatureError,
     Transaction,
+    new_nonces,
     sign_envelope,
     sign_envelopes,
     signed_transaction,
@@ -526,6 +527,7 @@ class Node:
         member = self.tokens.member(token)
         key = self.member_key(member)
         unsigned = []
+        nonces = new_nonces(len(items))
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 raise _at(BadInputError("transaction: must be a JSON object"), i, len(items))
@@ -538,7 +540,7 @@ class Node:
             try:
                 unsigned.append(
                     unsigned_envelope(
-                        key, self.chain, item["type"], item["body"], nonce=item.get("nonce")
+                        key, self.chain, item["type"], item["body"], item.get("nonce") or nonces[i]
                     )
                 )
             except BadInputError as exc:
