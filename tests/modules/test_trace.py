@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
-from tests.modules.harness import Chain, tx
-from veriledger.modules import catalog
+from tests.modules.harness import CHAIN, Chain, tx
+from veriledger.chain.driver import BlockContext, admit_transaction
+from veriledger.chain.module import Rejection
+from veriledger.chain.state import BlockState
+from veriledger.modules import catalog, identity
 from veriledger.modules.trace import module as trace
 
 ORGS = [
@@ -176,6 +179,62 @@ def test_capture_rules() -> None:
         bizStep="commissioning",
     )
     assert capture(c, "carrier/ops", other)[0][0]
+
+
+def test_admission_refuses_exactly_what_the_block_refuses() -> None:
+    """The submission checks run the cheaper ``admit_capture``, the block ``capture``;
+    one batch through both gives the same verdict for every event, duplicates within
+    the batch included."""
+    c = chain()
+    item = ITEM.format("adm")
+    fresh = commissioning("01", [item], "L1")
+    batch = [
+        ("brand/ops", fresh),
+        ("brand/ops", fresh),  # the same event again, in the same batch
+        (
+            "brand/ops",
+            {**ev("ObjectEvent", "02", epcList=[item], action="OBSERVE"), "eventID": "x:1"},
+        ),
+        (
+            "brand/ops",
+            {**ev("ObjectEvent", "03", epcList=[item], action="OBSERVE"), "eventID": "x:1"},
+        ),
+        ("carrier/ops", commissioning("04", [ITEM.format("adm2")], "L2")),
+        ("brand/ops", ev("ObjectEvent", "05", epcList=[item], action="OBSERVE", bizStep="dance")),
+        (
+            "brand/ops",
+            {**ev("ObjectEvent", "06", epcList=[item], action="OBSERVE"), "eventTime": "x"},
+        ),
+        (
+            "brand/ops",
+            {**ev("ObjectEvent", "07", epcList=[item]), "eventTime": "2099-01-01T00:00:00Z"},
+        ),
+        ("brand/ops", ev("ObjectEvent", "08", epcList=[item], action="OBSERVE")),
+    ]
+    txs = [tx(member, "trace.capture", {"event": event}) for member, event in batch]
+    block = BlockContext(CHAIN, c.height + 1, c.start_ms + 1000 * (c.height + 1), "00")
+    state = BlockState(c.state)
+    admitted: list[str | None] = []
+    for t in txs:
+        _, body, ctx = admit_transaction(state, t, block, c.registry, identity.authorize)
+        try:
+            state.apply(trace.admit_capture(state, body, ctx).writes)
+            admitted.append(None)
+        except Rejection as rejection:
+            admitted.append(f"{rejection.module}/{rejection.code}")
+    in_block = [code for _, code, _ in c.run(*txs)]
+    assert admitted == in_block
+    assert in_block == [
+        None,
+        "trace/3",
+        None,
+        "trace/4",
+        "trace/7",
+        "trace/6",
+        "trace/2",
+        "trace/5",
+        None,
+    ]
 
 
 def _food_chain(c: Chain) -> tuple[str, list[str]]:

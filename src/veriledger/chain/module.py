@@ -81,6 +81,9 @@ class Message:
     For messages whose outcome the submitter must know at once: identity messages
     decide who may sign the rest of a batch, and an EPCIS document is captured whole
     or not at all. Other rules decide in the block, in order."""
+    admission: Rule | None = None
+    """A cheaper form of ``rule`` for the submission checks: the same refusals, and only
+    the writes a later transaction of the batch must see. None runs ``rule`` itself."""
 
 
 Query = Callable[[StateView, Mapping[str, str]], Any]

@@ -474,7 +474,8 @@ class Node:
                     state, tx, context, self.registry, identity.authorize
                 )
                 if message.checked_at_submission:
-                    state.apply(message.rule(state, body, ctx).writes)
+                    rule = message.admission or message.rule
+                    state.apply(rule(state, body, ctx).writes)
             except Rejection as rejection:
                 errors.append((i, rejection))
                 if first_only:

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from veriledger.chain.module import Context, Message, Module, Outcome, Rejection
 from veriledger.chain.state import BulkScan, StateView
@@ -404,15 +404,20 @@ def remember_hash(tx_id: str, prepared: Prepared) -> None:
     _KNOWN_KEYS.update(prepared.keys)
 
 
-def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
-    """Record one EPCIS event, with ``recordTime`` set to the block time.
+class _Admitted(NamedTuple):
+    event: dict[str, Any]
+    """A copy of the event, with its hash ID as ``eventID`` when it had none."""
+    hash_id: str
+    when: int
+    claims: dict[str, Any]
+    """The index entries that make a second capture of the event a duplicate."""
+
+
+def _admit(state: StateView, msg: Capture, ctx: Context) -> _Admitted:
+    """Every check of :func:`capture`; the event and the index entries it claims.
 
     Raises:
-        Rejection: ``trace/1`` not an event type; ``trace/2`` unreadable event;
-            ``trace/3`` same event hash already recorded; ``trace/4`` same eventID;
-            ``trace/5`` eventTime beyond the tolerance into the future;
-            ``trace/6`` unknown bizStep; ``trace/7`` commissioning another
-            organisation's GTIN.
+        Rejection: as :func:`capture`.
     """
     event = dict(msg.event)
     if event.get("type") not in EVENT_TYPES:
@@ -422,15 +427,16 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
         hash_id = checked_hash(ctx.tx_id, event)
     except BadInputError as exc:
         raise _reject(MALFORMED_EVENT, exc.diagnostics()) from None
-    if state.get(event_key(hash_id)) is not None:
+    key = event_key(hash_id)
+    if state.get(key) is not None:
         raise _reject(DUPLICATE_EVENT, f"event {hash_id} is already on the ledger")
+    claims: dict[str, Any] = {key: ctx.block_time}
     event_id = event.get("eventID")
-    writes: dict[str, Any] = {}
     if isinstance(event_id, str) and event_id != hash_id:
         id_key = f"trace/event-id/{hashlib.sha256(event_id.encode()).hexdigest()}"
         if state.get(id_key) is not None:
             raise _reject(DUPLICATE_EVENT_ID, f"eventID {event_id} is already on the ledger")
-        writes[id_key] = key_id(hash_id)
+        claims[id_key] = key_id(hash_id)
     else:
         event["eventID"] = hash_id
     if when > ctx.block_time + FUTURE_TOLERANCE_MS:
@@ -448,8 +454,29 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
     created = _created_roles(event, word)
     if created:
         _check_commissioning(state, event, ctx, created)
+    return _Admitted(event, hash_id, when, claims)
+
+
+def admit_capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
+    """:func:`capture` for the submission checks: its refusals, and only the index
+    entries a later event of the same document must see. Its record and item indexes
+    are left to the block, which runs :func:`capture` itself; no rule checked at
+    submission reads them."""
+    return Outcome(_admit(state, msg, ctx).claims)
+
+
+def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
+    """Record one EPCIS event, with ``recordTime`` set to the block time.
+
+    Raises:
+        Rejection: ``trace/1`` not an event type; ``trace/2`` unreadable event;
+            ``trace/3`` same event hash already recorded; ``trace/4`` same eventID;
+            ``trace/5`` eventTime beyond the tolerance into the future;
+            ``trace/6`` unknown bizStep; ``trace/7`` commissioning another
+            organisation's GTIN.
+    """
+    event, hash_id, when, writes = _admit(state, msg, ctx)
     event["recordTime"] = iso_ms(ctx.block_time)
-    writes[event_key(hash_id)] = ctx.block_time
     writes[record_key(ctx.block_time, key_id(hash_id))] = {
         "event": event,
         "tx": ctx.tx_id,
@@ -938,6 +965,7 @@ MODULE = Module(
             capture,
             doc="Capture one EPCIS 2.0 event signed by the member that performed it.",
             checked_at_submission=True,
+            admission=admit_capture,
         ),
         Message(
             "trace.recall",
