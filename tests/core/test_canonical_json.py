@@ -64,3 +64,11 @@ def test_known_differences_take_the_reference_path(value: Any) -> None:
 def test_values_without_a_canonical_form(value: Any) -> None:
     with pytest.raises(CanonicalizationError):
         canonical_json(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": "x,1.5"}, {"a": "[null"}, {"a": 'b":1.5'}, [None, 1], {"k": "\U0001f600"}, None, "1.5"],
+)
+def test_text_that_looks_like_floats_nulls_or_non_bmp_keys_stays_canonical(value: Any) -> None:
+    assert canonical_json(value) == canonical_json_reference(value)
