@@ -1,14 +1,20 @@
-"""``veriledger init | submit | proof | verify-ledger`` and the SDK's offline verifier."""
+"""``veriledger init | serve | submit | proof | verify-ledger`` and the SDK's offline verifier."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
+from tests.interfaces.live_server import free_port
 from veriledger.core.errors import VerificationError
 from veriledger.interfaces.cli import main
 from veriledger.node.node import Node
@@ -140,3 +146,32 @@ def test_sdk_verifier_raises_only_verification_errors(demo_node: Node, receipt: 
         verify_receipt(receipt, demo_node.policy.to_text())
     with pytest.raises(VerificationError):
         verify_receipt(demo_node.receipt_for_index(3).to_bytes(), b"not a policy")
+
+
+@pytest.mark.slow
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """A service manager stops the node with SIGTERM: it shuts down as on Ctrl-C, closing
+    the node (its worker processes and their queues included), and exits 0."""
+    data = tmp_path / "n"
+    assert main(["init", "--data-dir", str(data), "--chain", "ledger.example/stop",
+                 "--org", "brand:brand:Aurora"]) == 0  # fmt: skip
+    port = free_port()
+    exe = Path(sys.executable).parent / "veriledger"
+    server = subprocess.Popen(
+        [exe, "serve", "--data-dir", str(data), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    finally:
+        server.kill()
+    assert server.returncode == 0
+    assert b"leaked" not in err and b"Traceback" not in err, err.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -46,6 +47,11 @@ def _serve(data_dir: Path, host: str, port: int) -> None:
     from veriledger.interfaces.http.app import create_app
     from veriledger.node.node import Node
 
+    # uvicorn stops gracefully on SIGTERM too, then raises the signal again with the
+    # handler it found. Python's default handler would end the process on the spot,
+    # skipping node.close() (its workers, subscriptions and queues): this one unwinds
+    # through it, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     node = Node(data_dir)
     node.signatures.start()  # workers ready before the first large batch arrives
     try:
@@ -53,6 +59,10 @@ def _serve(data_dir: Path, host: str, port: int) -> None:
         uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
     finally:
         node.close()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def serve(data_dir: Path = DataDir, host: str = Host, port: int = Port) -> None:
