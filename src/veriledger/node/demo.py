@@ -355,7 +355,7 @@ def seed_demo(node: Node, rounds: int = 10) -> int:
         ("Shanghai", "CN", "31.2304", "121.4737"),
         ("Guangzhou", "CN", "23.1291", "113.2644"),
     ):
-        scan = {
+        scan: dict[str, object] = {
             "gtin": JACKET,
             "serial": CLONED_SERIAL,
             "scanner": f"demo-{place.lower()}",

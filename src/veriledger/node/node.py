@@ -112,7 +112,7 @@ class Submitted(NamedTuple):
     status: str
     """``pending``, ``committed`` or ``rejected``."""
     height: int | None = None
-    index: int | None = None
+    index: int | None = None  # type: ignore[assignment]  # the API's name; shadows tuple.index
     code: str | None = None
     reason: str | None = None
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from veriledger.chain.blocks import BlockHeader, entry_kind
+from veriledger.chain.blocks import BlockHeader, Rejected, entry_kind
 from veriledger.chain.driver import BlockContext, execute_block
 from veriledger.chain.genesis import Genesis
 from veriledger.chain.module import Module, Registry
@@ -167,7 +167,8 @@ class _Replay:
             )
         if header.time < self.last_time:
             raise LedgerCorruptError(f"block {header.height} goes back in time")
-        root, rejected, accepted = self.root, (), 0
+        root, accepted = self.root, 0
+        rejected: tuple[Rejected, ...] = ()
         if header.height > 0:
             context = BlockContext(self.genesis.chain, header.height, header.time, self.prev)
             execution = execute_block(

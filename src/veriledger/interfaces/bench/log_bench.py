@@ -14,6 +14,7 @@ full-tile cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import statistics
@@ -34,6 +35,8 @@ from veriledger.log.hashing import leaf_hash
 from veriledger.log.note import (
     Ed25519NoteSigner,
     Ed25519NoteVerifier,
+    NoteSigner,
+    NoteVerifier,
     VerifierSet,
     open_note,
     sign_note,
@@ -148,7 +151,7 @@ def _notes(size: int, root: bytes, seed: bytes, seconds: float, base: Baselines)
     text = Checkpoint("bench.example/log", size, root).to_text()
     log_key = SignerKey("bench.example/log", 0x01, seed)
     cosigner = SignerKey("bench.example/w", SIG_TYPE_COSIGNATURE_V1, seed)
-    cases = [
+    cases: list[tuple[str, NoteSigner, NoteVerifier]] = [
         ("checkpoint note", Ed25519NoteSigner(log_key), Ed25519NoteVerifier(log_key.verifier())),
         (
             "cosignature/v1",
@@ -158,10 +161,10 @@ def _notes(size: int, root: bytes, seed: bytes, seconds: float, base: Baselines)
     ]
     rows = []
     for name, signer, verifier in cases:
-        sign_rate = _rate(lambda s=signer: sign_note(text, [s]), seconds)
+        sign_rate = _rate(functools.partial(sign_note, text, [signer]), seconds)
         note = sign_note(text, [signer])
         known = VerifierSet([verifier])
-        open_rate = _rate(lambda n=note, k=known: open_note(n, k), seconds)
+        open_rate = _rate(functools.partial(open_note, note, known), seconds)
         rows.append(
             Row(
                 f"{name} signing",

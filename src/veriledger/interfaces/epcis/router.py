@@ -554,9 +554,11 @@ def _add_query_routes(router: APIRouter, node: Node, subscriptions: Subscription
             )
             queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
             loop = asyncio.get_running_loop()
-            sub = subscriptions.attach(
-                name, terms, lambda doc: loop.call_soon_threadsafe(queue.put_nowait, doc)
-            )
+
+            def sink(doc: dict[str, Any]) -> None:
+                loop.call_soon_threadsafe(queue.put_nowait, doc)
+
+            sub = subscriptions.attach(name, terms, sink)
         except BadInputError as exc:  # no such query, or bad stream/schedule terms
             code = 4404 if isinstance(exc, OutOfRangeError) else 4400
             await socket.close(code=code, reason=str(exc)[:120])

@@ -416,7 +416,8 @@ class Subscriptions:
                 if not hook.backlog:
                     hook.draining = False
                     return
-                batch, size = [], 0
+                batch: list[tuple[int, list[dict[str, Any]]]] = []
+                size = 0
                 for until, records in hook.backlog:
                     if batch and size + len(records) > MAX_POST_EVENTS:
                         break
