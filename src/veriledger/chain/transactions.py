@@ -18,6 +18,7 @@ receipt all name the same bytes.
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import os
 import time as _time
@@ -249,12 +250,17 @@ def check_envelope_fields(obj: dict[str, Any]) -> None:
 
 def _b64_field(obj: dict[str, Any], name: str, size: int, what: str) -> None:
     value = obj[name]
-    try:
-        raw = b64decode_strict(value, name) if isinstance(value, str) else None
-    except BadInputError:
-        raw = None
-    if raw is None or len(raw) != size:
+    if not isinstance(value, str) or _decoded_length(value) != size:
         raise MalformedTransactionError(name, f"must be {what} ({size} bytes, canonical base64)")
+
+
+@functools.lru_cache(maxsize=4096)  # a member's key signs thousands of transactions
+def _decoded_length(text: str) -> int | None:
+    """The length of canonical base64 ``text`` once decoded; None if it is not that."""
+    try:
+        return len(b64decode_strict(text, "value"))
+    except BadInputError:
+        return None
 
 
 def signing_bytes(unsigned: dict[str, Any]) -> bytes:
