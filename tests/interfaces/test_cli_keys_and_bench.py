@@ -1,4 +1,4 @@
-"""``veriledger keys`` against a temporary keystore, and a smoke run of ``bench log``."""
+"""``veriledger keys`` against a temporary keystore, and smoke runs of the benchmarks."""
 
 from __future__ import annotations
 
@@ -78,3 +78,15 @@ def test_bench_ingest_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     cpu = next(line for line in out.splitlines() if line.startswith("| CPU per transaction"))
     node_us, worker_us = (part.strip().split()[0] for part in cpu.split("|")[2].split("/"))
     assert int(node_us) > 0 and int(worker_us) > 0  # both processes did work
+
+
+@pytest.mark.slow
+def test_bench_trace_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["bench", "trace", "--events", "3000", "--capture", "2000", "--lot-items", "500"]
+    assert main([*args, "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| EPCIS capture, documents of 1,000 events, 2 clients |" in out
+    assert "| recall report of a lot of 500 items |" in out
+    cpu = next(line for line in out.splitlines() if line.startswith("| CPU per captured event"))
+    serve_us, worker_us = (part.strip().split()[0] for part in cpu.split("|")[2].split("/"))
+    assert int(serve_us) > 0 and int(worker_us) > 0  # the node and its workers both worked

@@ -31,7 +31,7 @@ import httpx
 import orjson
 
 from veriledger.chain.storage import SqliteState, Storage
-from veriledger.interfaces.bench.ingest_bench import _raw_verify_rate
+from veriledger.interfaces.bench.ingest_bench import _cpu_seconds, _raw_verify_rate
 from veriledger.interfaces.bench.log_bench import Row, _ms
 from veriledger.interfaces.http.resolver import item_view
 from veriledger.modules.trace.module import history, item_key, recall_report, record_key
@@ -167,7 +167,18 @@ def _uncached_views(data_dir: Path, runs: int = 300) -> list[float]:
         node.close()
 
 
-def _capture(data_dir: Path, count: int) -> tuple[float, float, list[float]]:
+def _children_cpu(pid: int) -> float | None:
+    """CPU seconds so far of a process's children (the node's worker processes)."""
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        kids = [int(k) for t in tasks for k in (t / "children").read_text().split()]
+    except OSError:
+        return None
+    times = [_cpu_seconds(kid) for kid in kids]
+    return None if None in times else sum(t for t in times if t is not None)
+
+
+def _capture(data_dir: Path, count: int) -> tuple[float, float, list[float], tuple[float, float]]:
     token = orjson.loads((data_dir / "credentials.json").read_bytes())["aurora"]["aurora/ben"]
     server, url = _serve(data_dir)
     try:
@@ -186,6 +197,7 @@ def _capture(data_dir: Path, count: int) -> tuple[float, float, list[float]]:
             job = post(_documents(1000, 1000)[0])
             while http.get(job).json()["running"]:
                 time.sleep(0.01)
+            cpu_before = (_cpu_seconds(server.pid) or 0.0, _children_cpu(server.pid) or 0.0)
             start = time.perf_counter()
             with ThreadPoolExecutor(CAPTURE_CLIENTS) as clients:
                 jobs = list(clients.map(post, docs))
@@ -193,10 +205,14 @@ def _capture(data_dir: Path, count: int) -> tuple[float, float, list[float]]:
                 while http.get(job).json()["running"]:
                     time.sleep(0.01)
             elapsed = time.perf_counter() - start
+            cpu = (
+                ((_cpu_seconds(server.pid) or 0.0) - cpu_before[0]) / count,
+                ((_children_cpu(server.pid) or 0.0) - cpu_before[1]) / count,
+            )
         _page_load(url, PAGE_CLIENTS, 2 * len(_page_paths()), None)  # views of this height
         page_rate, _ = _page_load(url, PAGE_CLIENTS, PAGE_REQUESTS, None)
         _, page = _page_load(url, PAGE_CLIENTS, PAGE_REQUESTS, PAGE_RATE)
-        return count / elapsed, page_rate, page
+        return count / elapsed, page_rate, page, cpu
     finally:
         server.kill()
         server.wait()
@@ -289,7 +305,7 @@ def run(
         node = Node(data_dir)
         seed_demo(node, rounds=1)
         node.close()
-        rate, page_rate, page = _capture(data_dir, capture)
+        rate, page_rate, page, (serve_cpu, workers_cpu) = _capture(data_dir, capture)
         raw = (before + _raw_verify_rate(seconds)) / 2  # both sides of the capture
         rows = [
             Row(
@@ -303,6 +319,13 @@ def run(
                 f"EPCIS capture, documents of 1,000 events, {CAPTURE_CLIENTS} clients",
                 f"{rate:,.0f} events/s",
                 f"{rate / raw:.2f} of raw verify",
+            )
+        )
+        rows.append(
+            Row(
+                "CPU per captured event: the serve process / its worker processes",
+                f"{serve_cpu * 1e6:.0f} us / {workers_cpu * 1e6:.0f} us",
+                f"raw verify: {1e6 / raw:.0f} us",
             )
         )
         rows.append(
