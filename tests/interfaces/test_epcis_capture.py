@@ -244,3 +244,22 @@ def test_overlapping_documents_with_one_event_are_refused_whole(
     assert found["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
     # once committed, the same event is refused by the ledger itself
     _refused(_capture(demo_url, token, _doc({**_event("g1"), "eventID": shared})), "trace/4")
+
+
+def test_capture_jobs_are_listed_a_page_at_a_time(demo_url: str, token: str) -> None:
+    mine = {
+        _capture(demo_url, token, _doc(_event(uuid.uuid4().hex[:8]))).headers["location"]
+        for _ in range(2)
+    }
+    url: str | None = f"{demo_url}/epcis/capture?perPage=1"
+    seen = []
+    while url:
+        response = httpx.get(url)
+        assert response.status_code == 200 and len(response.json()) == 1
+        seen += [job["captureID"] for job in response.json()]
+        link = response.headers.get("link")
+        url = demo_url + link.split(">")[0].lstrip("<") if link else None
+    assert {location.rsplit("/", 1)[1] for location in mine} <= set(seen)
+    assert len(seen) == len(set(seen))
+    refused = httpx.get(f"{demo_url}/epcis/capture?perPage=0")
+    assert refused.status_code == 400 and "perPage" in refused.text

@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 
 import orjson
+import pytest
 
+from veriledger.core.errors import OutOfRangeError
+from veriledger.interfaces.epcis import router
 from veriledger.interfaces.epcis.router import CaptureJobs
 from veriledger.node.node import Submitted
 from veriledger.node.pending import Submission, settle
@@ -33,3 +36,24 @@ def test_a_polled_job_is_encoded_once_per_state_and_never_stale() -> None:
     assert "finishedAt" in finished
     assert orjson.loads(jobs.body(job.id, gzipped=False)) == finished
     assert len(job.encoded) == 2  # the running state's encodings were dropped
+
+
+def test_finished_jobs_are_forgotten_oldest_first_beyond_the_kept_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(router, "MAX_KEPT_EVENTS", 4)
+    jobs = CaptureJobs()
+    submissions: list[Submission[Submitted]] = []
+    started = []
+    for n in range(4):
+        ids = [f"t{n}a", f"t{n}b"]
+        submissions.append(Submission(ids))
+        started.append(jobs.start(["e", "e"], ids, submissions[-1]))
+    for n in (0, 1, 2):  # three jobs of two events finish; job 3 keeps running
+        settle(
+            ((submissions[n], i), Submitted(t, "committed", 1, i))
+            for i, t in enumerate(submissions[n].ids)
+        )
+    with pytest.raises(OutOfRangeError, match="finished jobs are kept"):
+        jobs.get(started[0].id)
+    assert [job.id for job in jobs.all()] == [s.id for s in started[1:]]

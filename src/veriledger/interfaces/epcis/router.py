@@ -24,6 +24,7 @@ import json
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,11 +154,19 @@ class CaptureJob:
         return out
 
 
+MAX_KEPT_EVENTS = 100_000
+"""Finished capture jobs are forgotten, oldest first, once those kept name more events
+than this (a job holds its eventIDs and transaction ids, about half a kilobyte an event
+with its encodings): a node capturing for weeks would otherwise keep them all."""
+
+
 class CaptureJobs:
-    """Capture jobs of this node's lifetime (they finish within a few blocks)."""
+    """Running capture jobs, and the most recent finished ones (see ``MAX_KEPT_EVENTS``)."""
 
     def __init__(self) -> None:
         self._jobs: dict[str, CaptureJob] = {}
+        self._finished: deque[CaptureJob] = deque()
+        self._kept_events = 0
         self._lock = threading.Lock()
 
     def start(
@@ -191,6 +200,12 @@ class CaptureJobs:
         with self._lock:
             job.errors.extend(errors)
             job.finished = int(time.time() * 1000)
+            self._finished.append(job)
+            self._kept_events += job.events
+            while self._kept_events > MAX_KEPT_EVENTS and len(self._finished) > 1:
+                old = self._finished.popleft()
+                self._kept_events -= old.events
+                del self._jobs[old.id]
         if job.on_finish is not None:
             job.on_finish()
 
@@ -198,7 +213,10 @@ class CaptureJobs:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise OutOfRangeError(f"no capture job {job_id}")
+            raise OutOfRangeError(
+                f"no capture job {job_id} (finished jobs are kept until their events "
+                f"and newer ones pass {MAX_KEPT_EVENTS:,})"
+            )
         return job
 
     def body(self, job_id: str, gzipped: bool) -> bytes:
@@ -230,6 +248,7 @@ class CaptureJobs:
         return data
 
     def all(self) -> list[CaptureJob]:
+        """Every job kept, oldest first."""
         with self._lock:
             return list(self._jobs.values())
 
@@ -399,18 +418,22 @@ def _events_response(
     offset: int,
     params: dict[str, str],
 ) -> JSONResponse:
-    page = records[offset : offset + per_page]
-    headers = {}
-    if offset + per_page < len(records):
-        token = base64.urlsafe_b64encode(str(offset + per_page).encode()).decode()
-        query = urlencode({**params, "perPage": per_page, "nextPageToken": token})
-        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
-        headers["GS1-Next-Page-Token"] = token
     return JSONResponse(
-        query_document([result_event(r) for r in page]),
+        query_document([result_event(r) for r in records[offset : offset + per_page]]),
         media_type="application/ld+json",
-        headers=headers,
+        headers=_next_page(request, params, per_page, offset, len(records)),
     )
+
+
+def _next_page(
+    request: Request, params: dict[str, str], per_page: int, offset: int, total: int
+) -> dict[str, str]:
+    """The ``Link: rel="next"`` and ``GS1-Next-Page-Token`` headers, if a page follows."""
+    if offset + per_page >= total:
+        return {}
+    token = base64.urlsafe_b64encode(str(offset + per_page).encode()).decode()
+    query = urlencode({**params, "perPage": per_page, "nextPageToken": token})
+    return {"Link": f'<{request.url.path}?{query}>; rel="next"', "GS1-Next-Page-Token": token}
 
 
 def create_router(node: Node) -> APIRouter:
@@ -446,8 +469,15 @@ def create_router(node: Node) -> APIRouter:
         return await capture_response(request, single=True)
 
     @router.get("/capture")
-    def capture_jobs() -> list[dict[str, Any]]:
-        return [job.to_json() for job in jobs.all()]
+    def capture_jobs(request: Request) -> Response:
+        """The jobs kept, oldest first, a page at a time (``perPage``, ``nextPageToken``)."""
+        params = dict(request.query_params)
+        per_page, offset = _page(params)
+        kept = jobs.all()
+        return JSONResponse(
+            [job.to_json() for job in kept[offset : offset + per_page]],
+            headers=_next_page(request, params, per_page, offset, len(kept)),
+        )
 
     @router.get("/capture/{capture_id}")
     def capture_job(capture_id: str, request: Request) -> Response:
