@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from tests.shared_data import SHARED_DATA
+from veriledger.interfaces.epcis import router
 from veriledger.node.node import Node
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -263,3 +264,55 @@ def test_capture_jobs_are_listed_a_page_at_a_time(demo_url: str, token: str) -> 
     assert len(seen) == len(set(seen))
     refused = httpx.get(f"{demo_url}/epcis/capture?perPage=0")
     assert refused.status_code == 400 and "perPage" in refused.text
+
+
+def test_capture_endpoint_discovery(demo_url: str) -> None:
+    response = httpx.options(f"{demo_url}/epcis/capture")
+    assert response.status_code == 204
+    assert response.headers["GS1-EPCIS-Version"] == "2.0.0"
+    assert int(response.headers["GS1-EPCIS-Capture-Limit"]) == router.CAPTURE_LIMIT
+    assert int(response.headers["GS1-EPCIS-Capture-File-Size-Limit"]) > 0
+    assert "proceed" in response.headers["GS1-Capture-Error-Behaviour"]
+
+
+def test_proceed_captures_what_the_ledger_admits_and_lists_the_rest(
+    demo_url: str, token: str
+) -> None:
+    committed = _event(uuid.uuid4().hex[:8])
+    _finish(demo_url, _capture(demo_url, token, _doc(committed)))
+    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    good = [_event(uuid.uuid4().hex[:8]) for _ in range(2)]
+    doc = _doc(good[0], committed, _event("p1", when=future), good[1])
+    response = httpx.post(
+        f"{demo_url}/epcis/capture",
+        content=orjson.dumps(doc),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/ld+json",
+            "GS1-Capture-Error-Behaviour": "proceed",
+        },
+    )
+    job = _finish(demo_url, response)
+    assert job["captureErrorBehaviour"] == "proceed" and not job["success"]
+    assert [(e["eventIndex"], e["code"]) for e in job["errors"]] == [(1, "trace/3"), (2, "trace/5")]
+    assert job["eventIDs"][1] is None and job["eventIDs"][2] is None
+    for index in (0, 3):
+        found = httpx.get(f"{demo_url}/epcis/events/{quote(job['eventIDs'][index], safe='')}")
+        assert found.status_code == 200
+    # the same document without the header is refused whole, and nothing is stored
+    _refused(_capture(demo_url, token, _doc(_event("p2"), committed)), "trace/3")
+    bad = httpx.post(
+        f"{demo_url}/epcis/capture",
+        json=_doc(_event("p3")),
+        headers={"Authorization": f"Bearer {token}", "GS1-Capture-Error-Behaviour": "greedy"},
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "GS1-Capture-Error-Behaviour"
+
+
+def test_a_document_beyond_the_capture_limit_is_refused(
+    demo_url: str, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(router, "CAPTURE_LIMIT", 2)  # the demo node runs in this process
+    response = _capture(demo_url, token, _doc(*[_event(f"lim{n}") for n in range(3)]))
+    assert response.status_code == 413
+    assert response.json()["field"] == "epcisBody.eventList"

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from veriledger.interfaces.epcis.documents import (
 from veriledger.interfaces.epcis.subscriptions import (
     SCHEDULE_FIELDS,
     DuplicateQueryError,
+    FieldError,
     Subscriptions,
     subscription_terms,
 )
@@ -73,6 +74,10 @@ from veriledger.node.pending import Submission
 
 SCHEMA = Path(__file__).parent / "data" / "EPCIS-JSON-Schema.json"
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+CAPTURE_LIMIT = 10_000
+"""Events in one capture request (``GS1-EPCIS-Capture-Limit``); larger is refused with 413."""
+EPCIS_VERSION = "2.0.0"
+VERSION_HEADERS = {"GS1-EPCIS-Version": EPCIS_VERSION, "GS1-CBV-Version": EPCIS_VERSION}
 DEFAULT_PAGE = 30
 MAX_PAGE = 1000
 SCHEDULE_NAMES = frozenset(name for name, _, _ in SCHEDULE_FIELDS)
@@ -137,17 +142,31 @@ class CaptureJob:
     encoded: dict[tuple[int | None, bool], bytes] = field(default_factory=dict)
     """The job's JSON and its gzip, for the state it was encoded in (see
     :meth:`CaptureJobs.body`)."""
+    behaviour: str = "rollback"
+    indices: list[int] | None = None
+    """With ``proceed``, each submitted event's index in the document (the others were
+    refused); None when every event was submitted."""
+
+    def document_index(self, submitted: int) -> int:
+        return submitted if self.indices is None else self.indices[submitted]
 
     def to_json(self) -> dict[str, Any]:
+        # eventIDs and transactions follow the document's order; a refused event has null.
+        event_ids: list[str | None] = list(self.event_ids)
+        tx_ids: list[str | None] = list(self.tx_ids)
+        if self.indices is not None:
+            event_ids, tx_ids = [None] * self.events, [None] * self.events
+            for k, i in enumerate(self.indices):
+                event_ids[i], tx_ids[i] = self.event_ids[k], self.tx_ids[k]
         out: dict[str, Any] = {
             "captureID": self.id,
             "createdAt": iso_ms(self.created),
             "running": self.finished is None,
             "success": self.finished is not None and not self.errors,
-            "captureErrorBehaviour": "rollback",
+            "captureErrorBehaviour": self.behaviour,
             "errors": self.errors,
-            "eventIDs": self.event_ids,
-            "transactions": self.tx_ids,
+            "eventIDs": event_ids,
+            "transactions": tx_ids,
         }
         if self.finished is not None:
             out["finishedAt"] = iso_ms(self.finished)
@@ -175,14 +194,22 @@ class CaptureJobs:
         tx_ids: list[str],
         submission: Submission[Submitted],
         on_finish: Callable[[], None] | None = None,
+        behaviour: str = "rollback",
+        refused: Sequence[dict[str, Any]] = (),
+        indices: list[int] | None = None,
     ) -> CaptureJob:
+        """A job for ``submission``; ``refused`` lists the document's events the ledger
+        refused at admission (``proceed``), and ``indices`` where the others are."""
         job = CaptureJob(
             uuid.uuid4().hex,
             int(time.time() * 1000),
-            len(tx_ids),
+            len(tx_ids) + len(refused),
             event_ids,
             tx_ids,
+            errors=list(refused),
             on_finish=on_finish,
+            behaviour=behaviour,
+            indices=indices if refused else None,
         )
         with self._lock:
             self._jobs[job.id] = job
@@ -192,7 +219,8 @@ class CaptureJobs:
 
     def _finish(self, job: CaptureJob, submission: Submission[Submitted]) -> None:
         errors: list[dict[str, Any]] = []
-        for index, outcome in enumerate(submission.outcomes()):
+        for submitted, outcome in enumerate(submission.outcomes()):
+            index = job.document_index(submitted)
             if isinstance(outcome, BaseException):
                 errors.append({"eventIndex": index, "reason": str(outcome)})
             elif outcome.status != "committed":
@@ -285,10 +313,25 @@ def parse_document(body: bytes, content_type: str) -> Any:
         raise EpcisDocumentError([{"field": "$", "reason": f"not valid JSON: {exc}"}]) from None
 
 
+QUERY_EVENTS = "epcisBody.queryResults.resultsBody.eventList"
+
+
+def _event_list_path(document: Any, single: bool) -> str:
+    """Where a request's events are: an EPCISDocument's event list, or an
+    EPCISQueryDocument's results (capture takes both, as the REST binding says)."""
+    if single:
+        return ""
+    return QUERY_EVENTS if document.get("type") == "EPCISQueryDocument" else "epcisBody.eventList"
+
+
 def _events_of(document: Any, single: bool) -> list[dict[str, Any]]:
     if single:
         return [document]
-    events = document["epcisBody"]["eventList"]
+    body = document["epcisBody"]
+    if document.get("type") == "EPCISQueryDocument":
+        events = body["queryResults"]["resultsBody"].get("eventList", [])
+    else:
+        events = body.get("eventList", [])
     context = document.get("@context")
     # Each event carries the document's context, so it stays readable (and hashes the
     # same) on its own, as a single captured event would.
@@ -349,44 +392,54 @@ def _capture(
     token: str | None,
     document: Any,
     single: bool,
+    proceed: bool = False,
 ) -> CaptureJob:
+    """Capture a document's events; ``proceed`` (``GS1-Capture-Error-Behaviour:
+    proceed``) captures the events the ledger admits and lists the others in the job,
+    where the default refuses the whole document."""
     node.tokens.member(token)  # a missing or unknown token is refused before anything else
     errors = schema_errors(document)
-    if not single and not errors and document.get("type") != "EPCISDocument":
-        errors = [{"field": "type", "reason": "POST /epcis/capture takes an EPCISDocument"}]
+    kinds = ("EPCISDocument", "EPCISQueryDocument")
+    if not single and not errors and document.get("type") not in kinds:
+        reason = "POST /epcis/capture takes an EPCISDocument or an EPCISQueryDocument"
+        errors = [{"field": "type", "reason": reason}]
     if errors:
         raise EpcisDocumentError(errors)
+    prefix = _event_list_path(document, single)
     events = _events_of(document, single)
     if not events:
-        raise EpcisDocumentError([{"field": "epcisBody.eventList", "reason": "no events"}])
+        raise EpcisDocumentError([{"field": prefix, "reason": "no events"}])
+    if len(events) > CAPTURE_LIMIT:
+        raise PayloadTooLargeError(len(events), CAPTURE_LIMIT, prefix, "events")
     # The event hashes and identifier checks run on the other core while this one signs.
     hashes = node.offload(event_hashes, events)
     txs = node.sign_for(token, [{"type": "trace.capture", "body": {"event": e}} for e in events])
     for tx, prepared in zip(txs, hashes.result(), strict=True):
         remember_hash(tx.id, prepared)
-    prefix = "" if single else "epcisBody.eventList"
     keys = _event_keys(txs, events)
     taken = in_flight.reserve(keys)
     if taken:
         reason = "the same event is in another capture that is not committed yet"
         raise EpcisDocumentError([_refusal(prefix, i, "trace/4", reason, "eventID") for i in taken])
     try:
-        refusals = node.admission_errors(txs)
-        if refusals:
-            raise EpcisDocumentError(
-                [
-                    _refusal(
-                        prefix,
-                        i,
-                        f"{r.module}/{r.code}",
-                        r.reason,
-                        (REFUSAL_FIELDS.get(r.code) or leading_field(r.reason))
-                        if r.module == "trace"
-                        else None,
-                    )
-                    for i, r in refusals
-                ]
+        refused = [
+            _refusal(
+                prefix,
+                i,
+                f"{r.module}/{r.code}",
+                r.reason,
+                (REFUSAL_FIELDS.get(r.code) or leading_field(r.reason))
+                if r.module == "trace"
+                else None,
             )
+            for i, r in node.admission_errors(txs)
+        ]
+        if refused and not proceed:
+            raise EpcisDocumentError(refused)
+        left = sorted(set(range(len(txs))) - {r["eventIndex"] for r in refused})
+        if not left:
+            raise EpcisDocumentError(refused)  # nothing to proceed with
+        txs, events = [txs[i] for i in left], [events[i] for i in left]
         futures = node.submit(txs, signed_here=True, admitted=True)
     except BaseException:
         in_flight.release(keys)
@@ -395,7 +448,13 @@ def _capture(
         str(e.get("eventID") or checked_hash(tx.id, e)) for tx, e in zip(txs, events, strict=True)
     ]
     return jobs.start(
-        event_ids, [tx.id for tx in txs], futures, functools.partial(in_flight.release, keys)
+        event_ids,
+        [tx.id for tx in txs],
+        futures,
+        functools.partial(in_flight.release, keys),
+        behaviour="proceed" if proceed else "rollback",
+        refused=refused,
+        indices=left,
     )
 
 
@@ -447,20 +506,49 @@ def create_router(node: Node) -> APIRouter:
         return token.strip() if scheme.lower() == "bearer" else None
 
     async def capture_response(request: Request, single: bool) -> Response:
+        behaviour = request.headers.get("gs1-capture-error-behaviour", "rollback").strip()
+        if behaviour.lower() not in ("rollback", "proceed"):
+            raise FieldError("GS1-Capture-Error-Behaviour", "must be rollback or proceed")
         body, content_type = await _body(request)
         document = parse_document(body, content_type)
         job = await asyncio.to_thread(
-            _capture, node, jobs, in_flight, bearer(request), document, single
+            _capture,
+            node,
+            jobs,
+            in_flight,
+            bearer(request),
+            document,
+            single,
+            behaviour.lower() == "proceed",
         )
         return JSONResponse(
             job.to_json(),
             status_code=202,
-            headers={"Location": f"/epcis/capture/{job.id}"},
+            headers={"Location": f"/epcis/capture/{job.id}", **VERSION_HEADERS},
+        )
+
+    @router.options("/capture")
+    def capture_options() -> Response:
+        """Endpoint discovery: what this capture interface takes (the REST binding's
+        ``OPTIONS``)."""
+        return Response(
+            status_code=204,
+            headers={
+                "Allow": "OPTIONS, POST, GET",
+                **VERSION_HEADERS,
+                "GS1-EPCIS-Min": EPCIS_VERSION,
+                "GS1-EPCIS-Max": EPCIS_VERSION,
+                "GS1-EPCIS-Capture-Limit": str(CAPTURE_LIMIT),
+                "GS1-EPCIS-Capture-File-Size-Limit": str(MAX_DOCUMENT_BYTES),
+                "GS1-Capture-Error-Behaviour": "rollback, proceed",
+            },
         )
 
     @router.post("/capture", status_code=202)
     async def capture(request: Request) -> Response:
-        """Capture an EPCISDocument (JSON, JSON-LD or XML), whole or not at all."""
+        """Capture an EPCISDocument or EPCISQueryDocument (JSON, JSON-LD or XML): whole or
+        not at all, or with ``GS1-Capture-Error-Behaviour: proceed`` every event the
+        ledger admits."""
         return await capture_response(request, single=False)
 
     @router.post("/events", status_code=202)

@@ -36,8 +36,8 @@ BAD_REQUEST_CODES = {("chain", 1), ("chain", 2), ("chain", 4)}
 
 
 class PayloadTooLargeError(BadInputError):
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"request body is {size} bytes, the limit is {limit}")
+    def __init__(self, size: int, limit: int, what: str = "request body", unit: str = "bytes"):
+        super().__init__(f"{what}: {size:,} {unit}, the limit is {limit:,}")
 
 
 def json_object(body: bytes) -> dict[str, Any]:
