@@ -247,6 +247,27 @@ def test_overlapping_documents_with_one_event_are_refused_whole(
     _refused(_capture(demo_url, token, _doc({**_event("g1"), "eventID": shared})), "trace/4")
 
 
+def test_proceed_leaves_out_an_event_in_flight_in_another_capture(
+    demo_url: str, token: str
+) -> None:
+    shared = f"urn:uuid:{uuid.uuid4()}"
+    accepted = _capture(demo_url, token, _doc({**_event(uuid.uuid4().hex[:8]), "eventID": shared}))
+    second = _doc(_event(uuid.uuid4().hex[:8]), {**_event(uuid.uuid4().hex[:8]), "eventID": shared})
+    response = httpx.post(
+        f"{demo_url}/epcis/capture",
+        content=orjson.dumps(second),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/ld+json",
+            "GS1-Capture-Error-Behaviour": "proceed",
+        },
+    )
+    assert _finish(demo_url, accepted)["success"]
+    job = _finish(demo_url, response)
+    assert [e["eventIndex"] for e in job["errors"]] == [1]
+    assert job["eventIDs"][0] is not None and job["eventIDs"][1] is None
+
+
 def test_capture_jobs_are_listed_a_page_at_a_time(demo_url: str, token: str) -> None:
     mine = {
         _capture(demo_url, token, _doc(_event(uuid.uuid4().hex[:8]))).headers["location"]

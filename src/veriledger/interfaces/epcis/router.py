@@ -351,11 +351,15 @@ class InFlight:
         self._keys: set[str] = set()
         self._lock = threading.Lock()
 
-    def reserve(self, keys: list[set[str]]) -> list[int]:
-        """Reserve each event's keys, all or none; the indices already in flight."""
+    def reserve(self, keys: list[set[str]], partial: bool = False) -> list[int]:
+        """Reserve each event's keys, all or none (or, ``partial``, those of every event
+        not in flight, emptying the others' sets); the indices already in flight."""
         with self._lock:
             taken = [i for i, k in enumerate(keys) if k & self._keys]
-            if not taken:
+            if partial:
+                for i in taken:
+                    keys[i] = set()
+            if partial or not taken:
                 for k in keys:
                     self._keys |= k
             return taken
@@ -383,6 +387,26 @@ def _refusal(prefix: str, index: int, code: str, reason: str, field: str | None)
     if field:
         where = f"{where}.{field}" if prefix else field
     return {"field": where, "eventIndex": index, "code": code, "reason": reason}
+
+
+def _admission_refusals(
+    node: Node, txs: list[Any], prefix: str, skip: set[int]
+) -> list[dict[str, Any]]:
+    """The ledger's refusals of a document's events, each naming the event's field;
+    events in ``skip`` (in flight already, where admission would call them new) left out."""
+    return [
+        _refusal(
+            prefix,
+            i,
+            f"{r.module}/{r.code}",
+            r.reason,
+            (REFUSAL_FIELDS.get(r.code) or leading_field(r.reason))
+            if r.module == "trace"
+            else None,
+        )
+        for i, r in node.admission_errors(txs)
+        if i not in skip
+    ]
 
 
 def _capture(
@@ -417,25 +441,19 @@ def _capture(
     for tx, prepared in zip(txs, hashes.result(), strict=True):
         remember_hash(tx.id, prepared)
     keys = _event_keys(txs, events)
-    taken = in_flight.reserve(keys)
-    if taken:
-        reason = "the same event is in another capture that is not committed yet"
-        raise EpcisDocumentError([_refusal(prefix, i, "trace/4", reason, "eventID") for i in taken])
+    reason = "the same event is in another capture that is not committed yet"
+    in_flight_refusals = [
+        _refusal(prefix, i, "trace/4", reason, "eventID")
+        for i in in_flight.reserve(keys, partial=proceed)
+    ]
+    if in_flight_refusals and not proceed:
+        raise EpcisDocumentError(in_flight_refusals)
     try:
-        refused = [
-            _refusal(
-                prefix,
-                i,
-                f"{r.module}/{r.code}",
-                r.reason,
-                (REFUSAL_FIELDS.get(r.code) or leading_field(r.reason))
-                if r.module == "trace"
-                else None,
-            )
-            for i, r in node.admission_errors(txs)
-        ]
+        skip = {r["eventIndex"] for r in in_flight_refusals}
+        refused = in_flight_refusals + _admission_refusals(node, txs, prefix, skip)
         if refused and not proceed:
             raise EpcisDocumentError(refused)
+        refused.sort(key=lambda r: int(r["eventIndex"]))
         left = sorted(set(range(len(txs))) - {r["eventIndex"] for r in refused})
         if not left:
             raise EpcisDocumentError(refused)  # nothing to proceed with
