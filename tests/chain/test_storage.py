@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veriledger.chain.storage import SqliteState, Storage
+from veriledger.chain.storage import FORMAT, SqliteState, Storage
+from veriledger.core.errors import StorageError
 
 KEYS = st.text(alphabet="ab/é\U0001f600", min_size=1, max_size=5)
 
@@ -29,3 +32,29 @@ def test_scan_many_equals_a_scan_per_prefix(
         assert state.scan_many(prefixes) == {p: list(state.scan(p)) for p in prefixes}
     finally:
         storage.close()
+
+
+@pytest.mark.parametrize("found", [None, b"1"])
+def test_a_ledger_in_another_format_is_refused_not_misread(
+    tmp_path: Path, found: bytes | None
+) -> None:
+    path = tmp_path / "ledger.sqlite"
+    Storage(path).close()  # a new ledger takes this format
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO blocks VALUES (1, 'id', 1, 0, 0, 0, x'00')")
+        if found is None:
+            conn.execute("DELETE FROM meta WHERE key = 'format'")
+        else:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (found,))
+    conn.close()
+    with pytest.raises(StorageError, match="other state roots"):
+        Storage(path)
+
+
+def test_an_empty_ledger_takes_this_format_and_opens_again(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    Storage(path).close()
+    storage = Storage(path)
+    assert storage.get_meta("format", storage.writer) == FORMAT
+    storage.close()

@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 
 
+FORMAT = b"2"
+"""The ledger's format, in ``meta``: 2 since trace records are keyed by record time. A
+ledger of another format would replay with other state roots, so it is refused."""
+
+
 class TxRow(NamedTuple):
     """A transaction's stored row (a tuple: one is built per committed transaction)."""
 
@@ -79,11 +84,30 @@ class Storage:
         try:
             self._writer = _connect(self.path, WRITER_CACHE_KIB)
             self._writer.executescript(SCHEMA)
+            self._check_format()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open ledger database {self.path}: {exc}") from None
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._readers: list[sqlite3.Connection] = []
+
+    def _check_format(self) -> None:
+        """Refuse a ledger written in another format rather than misread it; mark a new
+        (empty) one with this format."""
+        found = self.get_meta("format", self._writer)
+        if found == FORMAT:
+            return
+        has_blocks = self._writer.execute("SELECT 1 FROM blocks LIMIT 1").fetchone() is not None
+        if found is None and not has_blocks:
+            self._writer.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
+            return
+        self._writer.close()
+        written = "an older format" if found is None else f"format {found.decode(errors='replace')}"
+        raise StorageError(
+            f"{self.path} holds a ledger in {written}, and this Veriledger reads format "
+            f"{FORMAT.decode()}: its blocks would replay with other state roots. Create the "
+            "ledger again (for the demo: remove its data directory and run veriledger demo)."
+        )
 
     def close(self) -> None:
         for conn in [self._writer, *self._readers]:
