@@ -21,6 +21,7 @@ from veriledger.core.gs1 import (
     verify_check_character_pair,
     verify_check_digit,
 )
+from veriledger.core.gs1.check_digits import is_digits
 
 VECTORS: dict[str, Any] = json.loads((SHARED_DATA / "gs1" / "check_digits.json").read_text())
 KEYS = VECTORS["keys"]
@@ -114,3 +115,12 @@ def test_fuzz_key_validation_raises_only_our_errors(text: str, key_type: KeyType
         with contextlib.suppress(VeriledgerError):
             call()
     assert isinstance(is_valid_key(text, key_type), bool)
+
+
+@pytest.mark.parametrize(
+    ("value", "digits"),
+    [("0123", True), ("", False), ("12a", False), ("１２", False), ("²", False), (None, False),
+     (b"12", False)],
+)  # fmt: skip
+def test_only_ascii_digit_strings_are_digits(value: object, digits: bool) -> None:
+    assert is_digits(value) is digits  # type: ignore[arg-type]

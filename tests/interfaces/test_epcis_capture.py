@@ -59,14 +59,17 @@ def _event(
 
 
 def _capture(
-    url: str, token: str, body: Any, content_type: str = "application/ld+json"
+    url: str,
+    token: str,
+    body: Any,
+    content_type: str = "application/ld+json",
+    behaviour: str | None = None,
 ) -> httpx.Response:
     data = body if isinstance(body, bytes) else orjson.dumps(body)
-    return httpx.post(
-        f"{url}/epcis/capture",
-        content=data,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
-    )
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+    if behaviour is not None:
+        headers["GS1-Capture-Error-Behaviour"] = behaviour
+    return httpx.post(f"{url}/epcis/capture", content=data, headers=headers)
 
 
 def _finish(url: str, response: httpx.Response) -> dict[str, Any]:
@@ -253,15 +256,7 @@ def test_proceed_leaves_out_an_event_in_flight_in_another_capture(
     shared = f"urn:uuid:{uuid.uuid4()}"
     accepted = _capture(demo_url, token, _doc({**_event(uuid.uuid4().hex[:8]), "eventID": shared}))
     second = _doc(_event(uuid.uuid4().hex[:8]), {**_event(uuid.uuid4().hex[:8]), "eventID": shared})
-    response = httpx.post(
-        f"{demo_url}/epcis/capture",
-        content=orjson.dumps(second),
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/ld+json",
-            "GS1-Capture-Error-Behaviour": "proceed",
-        },
-    )
+    response = _capture(demo_url, token, second, behaviour="proceed")
     assert _finish(demo_url, accepted)["success"]
     job = _finish(demo_url, response)
     assert [e["eventIndex"] for e in job["errors"]] == [1]
@@ -287,6 +282,24 @@ def test_capture_jobs_are_listed_a_page_at_a_time(demo_url: str, token: str) -> 
     assert refused.status_code == 400 and "perPage" in refused.text
 
 
+def test_paging_capture_jobs_skips_none_when_old_jobs_are_forgotten(
+    demo_url: str, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(router, "MAX_KEPT_EVENTS", 2)  # two one-event jobs are kept
+
+    def job() -> str:
+        response = _capture(demo_url, token, _doc(_event(uuid.uuid4().hex[:8])))
+        return str(_finish(demo_url, response)["captureID"])
+
+    first, second = job(), job()
+    page = httpx.get(f"{demo_url}/epcis/capture?perPage=1")
+    assert [j["captureID"] for j in page.json()] == [first]
+    third = job()  # finishing it forgets the first job
+    following = httpx.get(demo_url + page.headers["link"].split(">")[0].lstrip("<"))
+    assert [j["captureID"] for j in following.json()] == [second]
+    assert third != second
+
+
 def test_capture_endpoint_discovery(demo_url: str) -> None:
     response = httpx.options(f"{demo_url}/epcis/capture")
     assert response.status_code == 204
@@ -304,15 +317,7 @@ def test_proceed_captures_what_the_ledger_admits_and_lists_the_rest(
     future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     good = [_event(uuid.uuid4().hex[:8]) for _ in range(2)]
     doc = _doc(good[0], committed, _event("p1", when=future), good[1])
-    response = httpx.post(
-        f"{demo_url}/epcis/capture",
-        content=orjson.dumps(doc),
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/ld+json",
-            "GS1-Capture-Error-Behaviour": "proceed",
-        },
-    )
+    response = _capture(demo_url, token, doc, behaviour="proceed")
     job = _finish(demo_url, response)
     assert job["captureErrorBehaviour"] == "proceed" and not job["success"]
     assert [(e["eventIndex"], e["code"]) for e in job["errors"]] == [(1, "trace/3"), (2, "trace/5")]
@@ -322,11 +327,9 @@ def test_proceed_captures_what_the_ledger_admits_and_lists_the_rest(
         assert found.status_code == 200
     # the same document without the header is refused whole, and nothing is stored
     _refused(_capture(demo_url, token, _doc(_event("p2"), committed)), "trace/3")
-    bad = httpx.post(
-        f"{demo_url}/epcis/capture",
-        json=_doc(_event("p3")),
-        headers={"Authorization": f"Bearer {token}", "GS1-Capture-Error-Behaviour": "greedy"},
-    )
+    # the refused future event left the in-flight set: the ledger refuses it, not "in flight"
+    _refused(_capture(demo_url, token, _doc(_event("p1", when=future))), "trace/5")
+    bad = _capture(demo_url, token, _doc(_event("p3")), behaviour="greedy")
     assert bad.status_code == 400 and bad.json()["field"] == "GS1-Capture-Error-Behaviour"
 
 

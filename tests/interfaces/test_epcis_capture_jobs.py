@@ -9,7 +9,7 @@ import pytest
 
 from veriledger.core.errors import OutOfRangeError
 from veriledger.interfaces.epcis import router
-from veriledger.interfaces.epcis.router import CaptureJobs
+from veriledger.interfaces.epcis.router import CaptureJobs, InFlight
 from veriledger.node.node import Submitted
 from veriledger.node.pending import Submission, settle
 
@@ -57,3 +57,15 @@ def test_finished_jobs_are_forgotten_oldest_first_beyond_the_kept_events(
     with pytest.raises(OutOfRangeError, match="finished jobs are kept"):
         jobs.get(started[0].id)
     assert [job.id for job in jobs.all()] == [s.id for s in started[1:]]
+
+
+def test_keep_only_releases_refused_events_but_not_keys_a_kept_event_shares() -> None:
+    in_flight = InFlight()
+    keys = [{"h1", "id1"}, {"h2"}, {"h1", "id1"}]  # event 2 repeats event 0
+    assert in_flight.reserve(keys, partial=True) == []
+    in_flight.keep_only(keys, [0])  # events 1 and 2 were refused
+    assert keys == [{"h1", "id1"}, set(), set()]
+    assert in_flight.reserve([{"h2"}]) == []  # free again
+    assert in_flight.reserve([{"id1"}]) == [0]  # still held by the kept event
+    in_flight.release(keys)
+    assert in_flight.reserve([{"h1"}]) == []

@@ -83,10 +83,17 @@ class Storage:
         self.path = Path(path)
         try:
             self._writer = _connect(self.path, WRITER_CACHE_KIB)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open ledger database {self.path}: {exc}") from None
+        try:
             self._writer.executescript(SCHEMA)
             self._check_format()
         except sqlite3.Error as exc:
+            self._writer.close()
             raise StorageError(f"cannot open ledger database {self.path}: {exc}") from None
+        except StorageError:
+            self._writer.close()
+            raise
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._readers: list[sqlite3.Connection] = []
@@ -95,13 +102,15 @@ class Storage:
         """Refuse a ledger written in another format rather than misread it; mark a new
         (empty) one with this format."""
         found = self.get_meta("format", self._writer)
+        if found is None:
+            has_blocks = self._writer.execute("SELECT 1 FROM blocks LIMIT 1").fetchone()
+            if has_blocks is None:  # a new ledger (another process may be marking it too)
+                self._writer.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (FORMAT,)
+                )
+                found = self.get_meta("format", self._writer)
         if found == FORMAT:
             return
-        has_blocks = self._writer.execute("SELECT 1 FROM blocks LIMIT 1").fetchone() is not None
-        if found is None and not has_blocks:
-            self._writer.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
-            return
-        self._writer.close()
         written = "an older format" if found is None else f"format {found.decode(errors='replace')}"
         raise StorageError(
             f"{self.path} holds a ledger in {written}, and this Veriledger reads format "

@@ -20,7 +20,7 @@ from veriledger.core.errors import CheckDigitError, GS1FormatError
 def is_digits(text: str) -> bool:
     """True when ``text`` is non-empty and only ASCII digits (``str.isdigit`` admits
     other scripts' digits, which GS1 does not: hence ``isascii`` first)."""
-    return text.isascii() and text.isdigit()
+    return isinstance(text, str) and text.isascii() and text.isdigit()
 
 
 def gs1_check_digit(payload: str, field: str = "payload") -> int:

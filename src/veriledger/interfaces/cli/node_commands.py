@@ -52,13 +52,16 @@ def _serve(data_dir: Path, host: str, port: int) -> None:
     # skipping node.close() (its workers, subscriptions and queues): this one unwinds
     # through it, as Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    node = Node(data_dir)
-    node.signatures.start()  # workers ready before the first large batch arrives
+    node = None
     try:
+        node = Node(data_dir)
+        node.signatures.start()  # workers ready before the first large batch arrives
         typer.echo(f"serving {node.chain} on http://{host}:{port}/  (API docs: /docs)")
         uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
     finally:
-        node.close()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM may not cut close short
+        if node is not None:
+            node.close()
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -143,6 +143,8 @@ class CaptureJob:
     """The job's JSON and its gzip, for the state it was encoded in (see
     :meth:`CaptureJobs.body`)."""
     behaviour: str = "rollback"
+    seq: int = 0
+    """Order of creation, for paging through the jobs."""
     indices: list[int] | None = None
     """With ``proceed``, each submitted event's index in the document (the others were
     refused); None when every event was submitted."""
@@ -186,6 +188,7 @@ class CaptureJobs:
         self._jobs: dict[str, CaptureJob] = {}
         self._finished: deque[CaptureJob] = deque()
         self._kept_events = 0
+        self._seq = 0
         self._lock = threading.Lock()
 
     def start(
@@ -212,6 +215,8 @@ class CaptureJobs:
             indices=indices if refused else None,
         )
         with self._lock:
+            self._seq += 1
+            job.seq = self._seq
             self._jobs[job.id] = job
         # One callback for the whole document, when its last event commits.
         submission.when_all_done(functools.partial(self._finish, job, submission))
@@ -364,6 +369,15 @@ class InFlight:
                     self._keys |= k
             return taken
 
+    def keep_only(self, keys: list[set[str]], kept: list[int]) -> None:
+        """Release the keys of the events not ``kept`` (refused with ``proceed``), and
+        empty their sets; keys a kept event shares (a duplicate in the document) stay."""
+        held = set().union(*(keys[i] for i in kept))
+        with self._lock:
+            for i in set(range(len(keys))) - set(kept):
+                self._keys -= keys[i] - held
+                keys[i] = set()
+
     def release(self, keys: list[set[str]]) -> None:
         with self._lock:
             for k in keys:
@@ -457,6 +471,7 @@ def _capture(
         left = sorted(set(range(len(txs))) - {r["eventIndex"] for r in refused})
         if not left:
             raise EpcisDocumentError(refused)  # nothing to proceed with
+        in_flight.keep_only(keys, left)  # refused events leave the in-flight set at once
         txs, events = [txs[i] for i in left], [events[i] for i in left]
         futures = node.submit(txs, signed_here=True, admitted=True)
     except BaseException:
@@ -495,20 +510,22 @@ def _events_response(
     offset: int,
     params: dict[str, str],
 ) -> JSONResponse:
+    following = offset + per_page if offset + per_page < len(records) else None
     return JSONResponse(
         query_document([result_event(r) for r in records[offset : offset + per_page]]),
         media_type="application/ld+json",
-        headers=_next_page(request, params, per_page, offset, len(records)),
+        headers=_next_page(request, params, per_page, following),
     )
 
 
 def _next_page(
-    request: Request, params: dict[str, str], per_page: int, offset: int, total: int
+    request: Request, params: dict[str, str], per_page: int, cursor: int | None
 ) -> dict[str, str]:
-    """The ``Link: rel="next"`` and ``GS1-Next-Page-Token`` headers, if a page follows."""
-    if offset + per_page >= total:
+    """The ``Link: rel="next"`` and ``GS1-Next-Page-Token`` headers for the page that
+    starts at ``cursor`` (None: this was the last page)."""
+    if cursor is None:
         return {}
-    token = base64.urlsafe_b64encode(str(offset + per_page).encode()).decode()
+    token = base64.urlsafe_b64encode(str(cursor).encode()).decode()
     query = urlencode({**params, "perPage": per_page, "nextPageToken": token})
     return {"Link": f'<{request.url.path}?{query}>; rel="next"', "GS1-Next-Page-Token": token}
 
@@ -578,11 +595,16 @@ def create_router(node: Node) -> APIRouter:
     def capture_jobs(request: Request) -> Response:
         """The jobs kept, oldest first, a page at a time (``perPage``, ``nextPageToken``)."""
         params = dict(request.query_params)
-        per_page, offset = _page(params)
-        kept = jobs.all()
+        per_page, cursor = _page(params)
+        # The token is a job's sequence number, not an offset: evicting finished jobs
+        # from the front would shift offsets and skip jobs between pages.
+        kept = [job for job in jobs.all() if job.seq >= cursor]
+        page = kept[:per_page]
         return JSONResponse(
-            [job.to_json() for job in kept[offset : offset + per_page]],
-            headers=_next_page(request, params, per_page, offset, len(kept)),
+            [job.to_json() for job in page],
+            headers=_next_page(
+                request, params, per_page, page[-1].seq + 1 if len(kept) > per_page else None
+            ),
         )
 
     @router.get("/capture/{capture_id}")

@@ -133,6 +133,9 @@ def _reader(profile: Profile, declared: tuple[tuple[str, str], ...]) -> _Reader:
 
 
 _MEMO_SIZE: Final = 32_768
+_MEMO_TEXT: Final = 256
+"""Only texts this short are memoised: identifiers, vocabulary and times are, and a
+member cannot pin large extension values in the node's memory."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class _Reader:
 
     def value(self, raw: object, path: str, kind: str = "") -> str:
         text = _scalar_text(raw, path)
+        if len(text) > _MEMO_TEXT:
+            return canonical_value(text, path, self.profile, self.value_prefixes, kind)
         found = self.memo.get((text, kind))
         if found is None:
             found = canonical_value(text, path, self.profile, self.value_prefixes, kind)
