@@ -471,7 +471,8 @@ def _capture(
         left = sorted(set(range(len(txs))) - {r["eventIndex"] for r in refused})
         if not left:
             raise EpcisDocumentError(refused)  # nothing to proceed with
-        in_flight.keep_only(keys, left)  # refused events leave the in-flight set at once
+        if refused:
+            in_flight.keep_only(keys, left)  # refused events leave the in-flight set at once
         txs, events = [txs[i] for i in left], [events[i] for i in left]
         futures = node.submit(txs, signed_here=True, admitted=True)
     except BaseException:
