@@ -145,9 +145,6 @@ class KeyFilter:
         self._keys_hint = len(keys)
         self.add_all(keys)
 
-    def add(self, key: str) -> None:
-        self.add_all((key,))
-
     def add_all(self, keys: Iterable[str]) -> None:
         """Add each key; one call per block, with :func:`_probe` inlined (a block of
         captures adds several thousand keys, and the calls were most of the cost)."""

@@ -268,7 +268,7 @@ def signing_bytes(unsigned: dict[str, Any]) -> bytes:
 
 
 def new_nonce() -> str:
-    return os.urandom(12).hex()
+    return new_nonces(1)[0]
 
 
 def new_nonces(count: int) -> list[str]:

@@ -59,6 +59,7 @@ from veriledger.interfaces.http.problems import (
     problem,
 )
 from veriledger.modules.trace import cbv, epcis_xml
+from veriledger.modules.trace.event_hash import document_events
 from veriledger.modules.trace.module import (
     REFUSAL_FIELDS,
     checked_hash,
@@ -321,26 +322,16 @@ def parse_document(body: bytes, content_type: str) -> Any:
 QUERY_EVENTS = "epcisBody.queryResults.resultsBody.eventList"
 
 
-def _event_list_path(document: Any, single: bool) -> str:
-    """Where a request's events are: an EPCISDocument's event list, or an
-    EPCISQueryDocument's results (capture takes both, as the REST binding says)."""
+def _events_at(document: Any, single: bool) -> tuple[str, list[dict[str, Any]]]:
+    """A request's events and the path they are at: an EPCISDocument's event list, an
+    EPCISQueryDocument's results (capture takes both, as the REST binding says), or the
+    one event. Each event carries the document's context (:func:`document_events`), so
+    it stays readable, and hashes the same, on its own."""
+    events = document_events(document)
     if single:
-        return ""
-    return QUERY_EVENTS if document.get("type") == "EPCISQueryDocument" else "epcisBody.eventList"
-
-
-def _events_of(document: Any, single: bool) -> list[dict[str, Any]]:
-    if single:
-        return [document]
-    body = document["epcisBody"]
-    if document.get("type") == "EPCISQueryDocument":
-        events = body["queryResults"]["resultsBody"].get("eventList", [])
-    else:
-        events = body.get("eventList", [])
-    context = document.get("@context")
-    # Each event carries the document's context, so it stays readable (and hashes the
-    # same) on its own, as a single captured event would.
-    return [{"@context": context, **e} if context and "@context" not in e else e for e in events]
+        return "", events
+    query = document.get("type") == "EPCISQueryDocument"
+    return (QUERY_EVENTS if query else "epcisBody.eventList"), events
 
 
 class InFlight:
@@ -443,8 +434,7 @@ def _capture(
         errors = [{"field": "type", "reason": reason}]
     if errors:
         raise EpcisDocumentError(errors)
-    prefix = _event_list_path(document, single)
-    events = _events_of(document, single)
+    prefix, events = _events_at(document, single)
     if not events:
         raise EpcisDocumentError([{"field": prefix, "reason": "no events"}])
     if len(events) > CAPTURE_LIMIT:
