@@ -37,7 +37,19 @@ CHAIN_ERRORS = {
     3: "the signer's role is not allowed to send this message",
     4: "the message body is malformed",
     5: "the signer's organisation kind is not allowed to send this message",
+    6: "the envelope was ordered before: a replay",
+    7: "the envelope's time is outside the replay window around the block time",
 }
+REPLAYED = 6
+OUTSIDE_WINDOW = 7
+
+SEEN = "chain/seen/"
+"""``chain/seen/<minute:010d>/<tx id>`` -> height: every envelope ordered within the
+replay window, bucketed by the minute of its client time so whole minutes expire at
+once (a minute's bucket stays small enough to delete within one block)."""
+SEEN_BUCKETS = "chain/seen-minutes"
+"""``[first, last]``: the minutes that may still hold ``chain/seen`` keys."""
+BUCKET_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,10 @@ class BlockContext:
     time: int
     seed: str
     """Hex id of the previous header: deterministic, unpredictable before ordering."""
+    replay_window: int | None = None
+    """Milliseconds an envelope's time may differ from the block's (genesis
+    ``replay_window_ms``). Nodes and ``verify-ledger`` always pass it; None (no window,
+    and no expiry of the replay memory) is for rule tests with fixed clocks."""
 
 
 class TxResult(NamedTuple):
@@ -76,6 +92,49 @@ class BlockExecution:
     @property
     def accepted(self) -> int:
         return sum(r.accepted for r in self.results)
+
+
+def seen_key(tx: Transaction) -> str:
+    """Where the rules remember that ``tx`` was ordered (see :data:`SEEN`)."""
+    return f"{SEEN}{tx.time // BUCKET_MS:010d}/{tx.id}"
+
+
+class _Buckets:
+    """The span of minutes holding replay memory, and its expiry as a block's writes.
+
+    An envelope whose time is older than the block time minus the window is refused
+    by :func:`admit_transaction` anyway, so memory of minutes wholly before that can be
+    deleted: the memory stays about two windows' worth of envelopes, however long the
+    ledger runs. Which minutes expire depends on state and block time only, so every
+    node and ``verify-ledger`` delete the same keys. After an idle day a block may
+    look at up to two windows of empty minutes, once.
+    """
+
+    def __init__(self, stored: Any) -> None:
+        self.first, self.last = (int(stored[0]), int(stored[1])) if stored else (None, None)
+        self.changed = False
+
+    def add(self, bucket: int) -> None:
+        if self.first is None or self.last is None:
+            self.first = self.last = bucket
+        elif bucket < self.first or bucket > self.last:
+            self.first, self.last = min(self.first, bucket), max(self.last, bucket)
+        else:
+            return
+        self.changed = True
+
+    def expire(self, state: BlockState, block: BlockContext) -> None:
+        if block.replay_window is not None and self.first is not None and self.last is not None:
+            expired = (block.time - block.replay_window) // BUCKET_MS  # earlier ones are refused
+            while self.first < expired and self.first <= self.last:
+                state.apply({key: None for key, _ in state.scan(f"{SEEN}{self.first:010d}/")})
+                self.first += 1
+                self.changed = True
+            if self.first > self.last:
+                state.apply({SEEN_BUCKETS: None})
+                return
+        if self.changed:
+            state.apply({SEEN_BUCKETS: [self.first, self.last]})
 
 
 def check_transaction(
@@ -108,12 +167,24 @@ def admit_transaction(
     Returns the message, its parsed body and the rule's context.
 
     Raises:
-        Rejection: as :func:`check_transaction`, except the rule's own rejections.
+        Rejection: as :func:`check_transaction`, except the rule's own rejections;
+            and ``chain/6`` the envelope was ordered before, ``chain/7`` its time is
+            outside the replay window.
     """
     if tx.chain != block.chain:
         raise Rejection(
             CHAIN_MODULE, 1, f"transaction is for chain {tx.chain!r}, not {block.chain!r}"
         )
+    window = block.replay_window
+    if window is not None and abs(tx.time - block.time) > window:
+        raise Rejection(
+            CHAIN_MODULE,
+            OUTSIDE_WINDOW,
+            f"time {tx.time} is more than {window} ms from the block time {block.time}",
+        )
+    seen = state.get(seen_key(tx))
+    if seen is not None:
+        raise Rejection(CHAIN_MODULE, REPLAYED, f"transaction {tx.id} was ordered in block {seen}")
     message = registry.message(tx.type)
     if message is None:
         raise Rejection(CHAIN_MODULE, 2, f"unknown transaction type {tx.type!r}")
@@ -163,6 +234,8 @@ def execute_block(
     """Apply ``txs`` in order over ``base``; returns every result, the writes and the root."""
     state = BlockState(base)
     results: list[TxResult] = []
+    buckets = _Buckets(state.get(SEEN_BUCKETS))
+    writes = state.writes
     for tx in txs:
         try:
             outcome = check_transaction(state, tx, block, registry, authorize)
@@ -170,9 +243,17 @@ def execute_block(
             results.append(
                 TxResult(tx.id, False, f"{rejection.module}/{rejection.code}", rejection.reason)
             )
+            if rejection.module == CHAIN_MODULE and rejection.code in (REPLAYED, OUTSIDE_WINDOW):
+                if rejection.code == REPLAYED or tx.time < block.time:
+                    continue  # remembered already, or refused for good
+            writes[seen_key(tx)] = block.height
+            buckets.add(tx.time // BUCKET_MS)
             continue
         state.apply(outcome.writes)
+        writes[seen_key(tx)] = block.height
+        buckets.add(tx.time // BUCKET_MS)
         results.append(TxResult(tx.id, True, events=outcome.events))
+    buckets.expire(state, block)
     encoded = encode_writes(state.writes)
     root = next_state_root_encoded(previous_state_root, block.height, encoded)
     return BlockExecution(tuple(results), state.writes, encoded, root)

@@ -78,6 +78,11 @@ class Genesis:
     """Cosigning organisations needed for a final checkpoint; 0 means the BFT default."""
     block_max_txs: int = 1000
     block_max_ms: int = 200
+    replay_window_ms: int = 86_400_000
+    """How far an envelope's client time may be from its block's time (default 24 h).
+
+    Outside it the rules refuse the envelope, so the rules' memory of ordered
+    envelopes (``chain/seen/...``) need only reach back this far."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Module parameters, by module name."""
 
@@ -110,6 +115,8 @@ class Genesis:
             raise GenesisError(f"quorum {self.quorum} is outside 0..{n}")
         if self.block_max_txs < 1 or self.block_max_ms < 1:
             raise GenesisError("block limits must be positive")
+        if not 60_000 <= self.replay_window_ms <= 30 * 86_400_000:
+            raise GenesisError("replay_window_ms must be between one minute and 30 days")
 
     @property
     def cosigning_quorum(self) -> int:

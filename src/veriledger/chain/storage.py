@@ -10,6 +10,7 @@ handlers) use their own connections per thread and see the last committed block.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,9 +42,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 
 
-FORMAT = b"2"
-"""The ledger's format, in ``meta``: 2 since trace records are keyed by record time. A
-ledger of another format would replay with other state roots, so it is refused."""
+FORMAT = b"3"
+"""The ledger's format, in ``meta``: 3 since the rules remember every ordered envelope
+(``chain/seen/...``) and genesis carries the replay window. A ledger of another format
+would replay with other state roots, so it is refused."""
 
 
 class TxRow(NamedTuple):
@@ -81,6 +83,8 @@ class Storage:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        if not self.path.exists():  # private from birth: SQLite gives its WAL the same mode
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
             self._writer = _connect(self.path, WRITER_CACHE_KIB)
         except sqlite3.Error as exc:

@@ -7,6 +7,12 @@
     <data-dir>/keys/               keystore: log key, cosigner keys, member keys (0700)
     <data-dir>/api-tokens.json     SHA-256 of each API token -> member id (0600)
     <data-dir>/credentials.json    organisation -> member -> token, for people (0600)
+    <data-dir>/node.lock           held (flock) by the one process serving the directory
+    <data-dir>/cosigned/<org>.json what each cosigner last signed (its anti-rollback memory)
+    <data-dir>/pending/            transactions acknowledged but not yet committed
+
+The directory is 0700 and its files 0600 whatever the umask: it holds private keys,
+and what a cosigner remembers having signed must not be editable by others.
 
 API tokens are random 256-bit strings; the node keeps only their hashes, so a copy
 of ``api-tokens.json`` does not let anyone submit.
@@ -14,6 +20,8 @@ of ``api-tokens.json`` does not let anyone submit.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import os
@@ -37,6 +45,9 @@ TOKENS = "api-tokens.json"
 CREDENTIALS = "credentials.json"
 GATEWAY = "gateway.json"
 """``{"member": "<org>/<name>"}``: the member consumer scans are relayed as."""
+LOCK = "node.lock"
+COSIGNED = "cosigned"
+PENDING = "pending"
 NFC_KEYS = "nfc-keys.json"
 """Product lines' NTAG 424 DNA keys, secret (see :func:`save_nfc_keys`)."""
 
@@ -94,14 +105,83 @@ class TokenStore:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Replace ``path`` atomically with a 0600 file, synced to disk (secrets, tokens)."""
-    tmp = path.with_suffix(".tmp")
+    """Replace ``path`` atomically with a 0600 file, synced to disk (secrets, tokens).
+
+    The rename is synced too (the directory), so after a crash the file holds either
+    the old bytes or the new ones, and once this returns, the new ones.
+    """
+    tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+    sync_directory(path.parent)
+
+
+def sync_directory(path: Path) -> None:
+    """fsync a directory, so the names created or renamed in it survive a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_private(path: Path) -> None:
+    """Make the data directory 0700 and everything in it 0600 (directories 0700).
+
+    Run at every start, so files an older version or an operator's umask left
+    readable are closed too. Symbolic links are left alone (chmod would follow them).
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    for root, dirs, files in os.walk(path):
+        for name in dirs:
+            child = Path(root) / name
+            if not child.is_symlink():
+                os.chmod(child, 0o700)
+        for name in files:
+            child = Path(root) / name
+            if not child.is_symlink():
+                os.chmod(child, 0o600)
+
+
+class DataDirInUseError(StorageError):
+    """Another process is serving this data directory."""
+
+
+class DataDirLock:
+    """An exclusive lock on a data directory for a process's life (``flock``).
+
+    Two nodes over one directory would each sign blocks and checkpoints of their own
+    from the same keys: a split view made by one organisation. The kernel releases
+    the lock when the process ends, however it ends, so a crash never leaves it stale.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        path = data_dir / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise DataDirInUseError(
+                f"{data_dir} is already served by process {holder}; one data directory "
+                "serves one node (stop that process, or use another --data-dir)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass(frozen=True)
@@ -131,9 +211,9 @@ def init_data_dir(
     Raises:
         StorageError: the directory already holds a ledger.
     """
-    path.mkdir(parents=True, exist_ok=True)
     if (path / GENESIS).exists():
         raise StorageError(f"{path} already holds a ledger ({GENESIS} exists)")
+    make_private(path)
     keystore = Keystore(path / KEYS)
     log_key = SignerKey.generate(chain)
     keystore.save(log_key)
@@ -163,7 +243,7 @@ def init_data_dir(
         block_max_txs=block_max_txs,
         block_max_ms=block_max_ms,
     )
-    (path / GENESIS).write_bytes(orjson.dumps(genesis.to_json(), option=orjson.OPT_INDENT_2))
+    write_private(path / GENESIS, orjson.dumps(genesis.to_json(), option=orjson.OPT_INDENT_2))
     tokens = TokenStore(path / TOKENS, {})
     credentials: dict[str, dict[str, Any]] = {}
     for org_id, member_id in member_ids:

@@ -407,7 +407,7 @@ def _provision_nfc(path: Path) -> None:
             meta_read_key=keys.meta_read_key,
         )
         lines.append(f"/01/{JACKET}/21/{NFC_SERIALS[0]}?picc_data={picc}&cmac={mac}")
-    (path / NFC_TAPS_FILE).write_text("\n".join(lines) + "\n")
+    datadir.write_private(path / NFC_TAPS_FILE, ("\n".join(lines) + "\n").encode())
 
 
 def _write_codes(path: Path, secret: dict[str, str]) -> None:
@@ -415,5 +415,5 @@ def _write_codes(path: Path, secret: dict[str, str]) -> None:
     lines = ["gtin,serial,code,url"] + [
         f"{JACKET},{serial},{code},/01/{JACKET}/21/{serial}" for serial, code in secret.items()
     ]
-    (path / CODES_FILE).write_text("\n".join(lines) + "\n")
-    (path / datadir.GATEWAY).write_text('{"member": "aurora/anna"}\n')
+    datadir.write_private(path / CODES_FILE, ("\n".join(lines) + "\n").encode())
+    datadir.write_private(path / datadir.GATEWAY, b'{"member": "aurora/anna"}\n')

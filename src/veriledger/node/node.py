@@ -303,7 +303,13 @@ class Node:
             # Strictly increasing, so a block's time names it among record times
             # (EPCIS subscriptions resume after the last record time they sent).
             block_time = max(int(self.clock() * 1000), previous.time + 1)
-            context = BlockContext(self.chain, previous.height + 1, block_time, previous.id)
+            context = BlockContext(
+                self.chain,
+                previous.height + 1,
+                block_time,
+                previous.id,
+                self.genesis.replay_window_ms,
+            )
             execution = execute_block(
                 self._state_cache,
                 txs,
@@ -466,7 +472,13 @@ class Node:
         Returns every ``(index, rejection)``, so a capture can list all its errors.
         """
         state = BlockState(self._precheck_view())
-        context = BlockContext(self.chain, self.height + 1, int(self.clock() * 1000), "")
+        context = BlockContext(
+            self.chain,
+            self.height + 1,
+            int(self.clock() * 1000),
+            "",
+            self.genesis.replay_window_ms,
+        )
         errors: list[tuple[int, Rejection]] = []
         for i, tx in enumerate(txs):
             try:

@@ -170,7 +170,13 @@ class _Replay:
         root, accepted = self.root, 0
         rejected: tuple[Rejected, ...] = ()
         if header.height > 0:
-            context = BlockContext(self.genesis.chain, header.height, header.time, self.prev)
+            context = BlockContext(
+                self.genesis.chain,
+                header.height,
+                header.time,
+                self.prev,
+                self.genesis.replay_window_ms,
+            )
             execution = execute_block(
                 self.state, txs, context, self.registry, identity.authorize, self.root
             )
