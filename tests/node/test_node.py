@@ -66,8 +66,14 @@ def test_commit_restart_and_receipts(data_dir: Path) -> None:
     for tx in txs + more:
         result = verify_tlog_proof(again.receipt(tx.id), again.policy)
         assert result.entry == tx.entry
+    size = again.log.size
+    answer = again.submit([txs[0], more[1]])  # a client retrying: answered, not ordered again
+    assert [p.result(0).status for p in answer] == ["committed", "committed"]
+    assert answer[0].result(0).index == again.status(txs[0].id).index  # type: ignore[union-attr]
     with pytest.raises(DuplicateTransactionError):
-        again.submit([txs[0]])
+        again.submit([more[0], more[0]])
+    time.sleep(0.05)
+    assert again.log.size == size
     again.close()
     report = verify_ledger(data_dir, DEFAULT_MODULES)
     assert report.transactions == 35

@@ -111,7 +111,8 @@ class _Buckets:
     """
 
     def __init__(self, stored: Any) -> None:
-        self.first, self.last = (int(stored[0]), int(stored[1])) if stored else (None, None)
+        self.first: int | None = int(stored[0]) if stored else None
+        self.last: int | None = int(stored[1]) if stored else None
         self.changed = False
 
     def add(self, bucket: int) -> None:
@@ -243,9 +244,11 @@ def execute_block(
             results.append(
                 TxResult(tx.id, False, f"{rejection.module}/{rejection.code}", rejection.reason)
             )
-            if rejection.module == CHAIN_MODULE and rejection.code in (REPLAYED, OUTSIDE_WINDOW):
-                if rejection.code == REPLAYED or tx.time < block.time:
-                    continue  # remembered already, or refused for good
+            if rejection.module == CHAIN_MODULE and (
+                rejection.code == REPLAYED
+                or (rejection.code == OUTSIDE_WINDOW and tx.time < block.time)
+            ):
+                continue  # remembered already, or refused for good
             writes[seen_key(tx)] = block.height
             buckets.add(tx.time // BUCKET_MS)
             continue

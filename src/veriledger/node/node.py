@@ -18,6 +18,7 @@ One fact, end to end:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import hashlib
@@ -26,7 +27,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -66,13 +66,15 @@ from veriledger.log.note import Ed25519NoteSigner, Note, NoteSigner, parse_note,
 from veriledger.log.tile_reader import TileReader
 from veriledger.log.tiled_log import TiledLog
 from veriledger.log.tlog_proof import TlogProof
-from veriledger.log.verify import verify_consistency
 from veriledger.modules import authenticity, catalog, identity, notary
 from veriledger.modules.trace import module as trace_module
 from veriledger.node import datadir
+from veriledger.node.cosigning import Alarm, Cosigner, NodeHaltedError, SigningMemory
 from veriledger.node.engine import LocalEngine, OrderingEngine
-from veriledger.node.pending import Submission, settle
+from veriledger.node.intake import IntakeQueue
+from veriledger.node.pending import Pending, Submission, settle
 from veriledger.node.signatures import SignatureChecker
+from veriledger.node.startup_check import VERIFIED, check_ledger
 
 DEFAULT_MODULES: tuple[Module, ...] = (
     identity.MODULE,
@@ -120,37 +122,6 @@ class Submitted(NamedTuple):
         return {k: v for k, v in self._asdict().items() if v is not None}
 
 
-class Cosigner:
-    """An organisation's cosigning key with the memory an honest cosigner needs.
-
-    It cosigns a checkpoint only if it extends, by a verified consistency proof, the
-    last checkpoint it cosigned, so it can never sign two views of the log.
-    """
-
-    def __init__(self, org: str, signer: CosignatureSigner) -> None:
-        self.org = org
-        self.signer = signer
-        self.last: Checkpoint | None = None
-
-    def cosign(self, checkpoint: Checkpoint, proof: Callable[[int, int], list[bytes]]) -> bool:
-        last = self.last
-        if last is not None and last.size > 0 and checkpoint.size != last.size:
-            try:
-                verify_consistency(
-                    last.size,
-                    checkpoint.size,
-                    proof(last.size, checkpoint.size),
-                    last.root_hash,
-                    checkpoint.root_hash,
-                )
-            except VeriledgerError:
-                return False
-        elif last is not None and checkpoint.size == last.size and last != checkpoint:
-            return False
-        self.last = checkpoint
-        return True
-
-
 YOUNG_COLLECTION_THRESHOLD = 50_000
 """Allocations between young-generation collections (CPython's default is 700)."""
 
@@ -186,7 +157,22 @@ class Node:
         genesis_path = self.data_dir / datadir.GENESIS
         if not genesis_path.exists():
             raise StorageError(f"{self.data_dir} holds no ledger; run `veriledger init` first")
-        self.genesis = Genesis.parse(genesis_path.read_bytes())
+        self._lock = datadir.DataDirLock(self.data_dir)
+        try:
+            self._open(modules, engine, clock, signature_workers)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(
+        self,
+        modules: Sequence[Module],
+        engine: OrderingEngine | None,
+        clock: Callable[[], float],
+        signature_workers: int | None,
+    ) -> None:
+        datadir.make_private(self.data_dir)
+        self.genesis = Genesis.parse((self.data_dir / datadir.GENESIS).read_bytes())
         self.chain = self.genesis.chain
         self.policy = self.genesis.policy()
         self.registry = Registry(modules)
@@ -197,10 +183,16 @@ class Node:
         self._log_signer = Ed25519NoteSigner(self.keystore.load(self.chain))
         self._cosigners = self._load_cosigners()
         self._member_keys: dict[str, Any] = {}
-        size_meta = self.storage.get_meta("size", self.storage.writer)
-        size = int(size_meta) if size_meta else 0
-        self.log = TiledLog(SqliteTileStore(self.storage.writer), size)
         self.reader = TileReader(SqliteTileStore(self.storage.reader))
+        try:
+            size = check_ledger(self.storage, self.genesis, self.reader)
+        except BaseException:
+            self.storage.close()
+            raise
+        self.log = TiledLog(SqliteTileStore(self.storage.writer), size)
+        self.memory = SigningMemory(self.data_dir)
+        self.alarm: Alarm | None = None
+        """Set when the node halts its write path; reads go on, marked not final."""
         self._commit_lock = threading.Lock()  # one block at a time
         self._submit_lock = threading.Lock()  # dedup: a tx id is pending or committed, once
         self._pending: dict[str, tuple[Submission[Submitted], int]] = {}
@@ -218,12 +210,37 @@ class Node:
         self.metrics = {"blocks": 0, "committed": 0, "rejected": 0, "submitted": 0}
         if size == 0:
             self._commit_genesis()
-        self._restore_cosigners()
+        else:
+            self._mark_verified()
+            self._restore_cosigners()
         self.engine = engine or LocalEngine(
             self.genesis.block_max_txs, self.genesis.block_max_ms / 1000
         )
+        self.intake = IntakeQueue(self.data_dir / datadir.PENDING)
         tune_collector()
         self.engine.start(self._deliver)
+        if self.alarm is None:
+            self._order_recovered()
+
+    def _order_recovered(self) -> None:
+        """Order again what an earlier run acknowledged but did not commit."""
+        found: dict[str, Transaction] = {}
+        for entry in self.intake.recovered():
+            try:
+                tx = Transaction.parse(entry)
+            except BadInputError:
+                logging.getLogger(__name__).warning("intake queue: skipping an unreadable entry")
+                continue
+            found.setdefault(tx.id, tx)
+        if found:
+            known = self.storage.known_tx_ids(list(found))
+            txs = [tx for tx_id, tx in found.items() if tx_id not in known]
+            good = self.signatures.check([(tx.signer, tx.signing_bytes, tx.sig) for tx in txs])
+            txs = [tx for tx, ok in zip(txs, good, strict=True) if ok]
+            if txs:  # the block's rules decide them; their outcome is then on the ledger
+                self.submit(txs, admitted=True)
+                logging.getLogger(__name__).info("ordering %d recovered transactions", len(txs))
+        self.intake.forget_recovered()
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -238,12 +255,33 @@ class Node:
         return out
 
     def _restore_cosigners(self) -> None:
-        latest = self.storage.latest_checkpoint(final_only=False)
-        if latest is None:
+        """Take up the signing memory, halting if the log does not extend it, and
+        finish the cosigning of the newest checkpoint if a crash interrupted it."""
+        if self.memory.last is None:
+            self._halt(
+                Alarm(
+                    f"{self.memory.path} is missing, so this node cannot know what it "
+                    "signed before; it will not sign again without that memory",
+                    {"log_size": self.log.size},
+                )
+            )
             return
-        checkpoint = Checkpoint.parse(parse_note(latest[2]).text)
+        proof = functools.lru_cache(maxsize=4)(self.log.consistency_proof)
+        alarm = self.memory.check(self.log.size, self.log.root(), proof)
+        if alarm is not None:
+            self._halt(alarm)
+            return
         for cosigner in self._cosigners:
-            cosigner.last = checkpoint
+            cosigner.last = self.memory.last
+        self._cosign_newest()
+
+    def _halt(self, alarm: Alarm) -> None:
+        self.alarm = alarm
+        self.metrics["alarms"] = self.metrics.get("alarms", 0) + 1
+
+    def _mark_verified(self) -> None:
+        with self.storage.block_transaction() as db:
+            self.storage.set_meta(db, VERIFIED, str(self.log.size).encode())
 
     # --- the state the HTTP layer and rules read ----------------------------------------
 
@@ -283,6 +321,7 @@ class Node:
             self.log.append(genesis_entry)
             self._commit(conn, header, [], encoded)
         self._state_cache.committed(writes)
+        self._cosign_newest()
 
     def _deliver(self, batch: list[Transaction]) -> None:
         """Called by the engine with the next ordered batch: execute and commit a block."""
@@ -297,6 +336,8 @@ class Node:
     def commit_block(self, txs: list[Transaction]) -> BlockHeader:
         """Execute ``txs`` as the next block and commit it with its checkpoint."""
         with self._commit_lock:
+            if self.alarm is not None:
+                raise NodeHaltedError(self.alarm)
             conn = self.storage.writer
             height = self.storage.latest_height(conn)
             previous = BlockHeader.from_entry(self.storage.block_header(height or 0, conn) or b"")
@@ -355,6 +396,7 @@ class Node:
                 self._state_cache.clear()
                 raise
             self._state_cache.committed(execution.writes)
+            self._cosign_newest()
         self._resolve(header, rows)
         return header
 
@@ -379,24 +421,47 @@ class Node:
             header.accepted,
             header.entry(),
         )
-        note, final = self._checkpoint(header)
-        self.storage.put_checkpoint(db, self.log.size, header.height, note, final)
+        checkpoint = Checkpoint(self.chain, self.log.size, self.log.root())
+        note = sign_note(checkpoint.to_text(), [self._log_signer])
+        self.storage.put_checkpoint(db, self.log.size, header.height, note, final=False)
         self.storage.set_meta(db, "size", str(self.log.size).encode())
 
-    def _checkpoint(self, header: BlockHeader) -> tuple[bytes, bool]:
-        checkpoint = Checkpoint(self.chain, self.log.size, self.log.root())
-        signers: list[NoteSigner] = [self._log_signer]
-        # Every cosigner last signed the same checkpoint, as a rule: one proof serves all.
+    def _cosign_newest(self) -> None:
+        """Cosign the newest checkpoint and store it with its finality: the second step
+        of a commit, after the block is durable.
+
+        The block is committed first with a checkpoint signed by the log key only, so a
+        crash between the steps leaves a block that is merely not final yet; this step
+        runs again at start. The signing memory is synced before the cosigned note is
+        stored, so no cosignature is ever visible that the memory does not cover.
+
+        Raises:
+            NodeHaltedError: the log does not extend what this node signed before.
+        """
+        latest = self.storage.latest_checkpoint(final_only=False)
+        if latest is None:
+            return
+        size, height, stored = latest
+        checkpoint = Checkpoint.parse(parse_note(stored).text)
+        # Every signer last signed the same checkpoint, as a rule: one proof serves all.
         proof = functools.lru_cache(maxsize=4)(self.log.consistency_proof)
+        alarm = self.memory.check(checkpoint.size, checkpoint.root_hash, proof)
+        if alarm is not None:
+            self._halt(alarm)
+            raise NodeHaltedError(alarm)
+        signers: list[NoteSigner] = [self._log_signer]
         signers += [c.signer for c in self._cosigners if c.cosign(checkpoint, proof)]
         note = sign_note(checkpoint.to_text(), signers)
-        return note, self.policy.check(note).satisfied
+        self.memory.remember(checkpoint, note)
+        with self.storage.block_transaction() as db:
+            self.storage.put_checkpoint(db, size, height, note, self.policy.check(note).satisfied)
 
     def _resolve(self, header: BlockHeader, rows: list[TxRow]) -> None:
         self.metrics["blocks"] += 1
         pending = self._pending
         with self._submit_lock:
             waiting = [(pending.pop(row.id, None), row) for row in rows]
+        self.intake.settled(row.id for row in rows)
         accepted = sum(row.accepted for row in rows)
         self.metrics["committed"] += accepted
         self.metrics["rejected"] += len(rows) - accepted
@@ -428,7 +493,10 @@ class Node:
         Raises:
             WrongChainError, SignatureError, DuplicateTransactionError, BadInputError,
             Rejection: the first transaction that fails, with its index in ``field``.
+            NodeHaltedError: the node has halted its write path (see :attr:`alarm`).
         """
+        if self.alarm is not None:
+            raise NodeHaltedError(self.alarm)
         for i, tx in enumerate(txs):
             if tx.chain != self.chain:
                 raise _at(WrongChainError(tx.chain, self.chain), i, len(txs))
@@ -437,21 +505,44 @@ class Node:
             for i, ok in enumerate(results):
                 if not ok:
                     raise _at(InvalidTransactionSignatureError(txs[i].signer), i, len(txs))
+        ids = [tx.id for tx in txs]
+        if len(set(ids)) != len(ids):
+            raise DuplicateTransactionError(next(i for i in ids if ids.count(i) > 1))
+        submission: Submission[Submitted] = Submission(ids)
         with self._submit_lock:
-            ids = [tx.id for tx in txs]
-            unique = set(ids)
-            if len(unique) != len(ids):
-                raise DuplicateTransactionError(next(i for i in ids if ids.count(i) > 1))
-            known = self.storage.known_tx_ids(ids) | (self._pending.keys() & unique)
-            if known:
-                raise DuplicateTransactionError(sorted(known)[0])
+            pending = self._pending
+            committed = self.storage.known_tx_ids(ids)
+            fresh = [
+                i for i, tx_id in enumerate(ids) if tx_id not in committed and tx_id not in pending
+            ]
+            new = [txs[i] for i in fresh] if len(fresh) != len(txs) else list(txs)
             if not admitted:
-                self._precheck(txs)
-            submission: Submission[Submitted] = Submission(ids)
-            places = zip(repeat(submission), range(len(ids)))
-            self._pending.update(zip(ids, places, strict=False))  # repeat() has no end
-            self.engine.submit(txs)
-            self.metrics["submitted"] += len(txs)
+                errors = self.admission_errors(new, first_only=True)
+                if errors:
+                    index, error = errors[0]
+                    raise _at(error, fresh[index], len(txs))
+            earlier = [(i, pending.get(tx_id)) for i, tx_id in enumerate(ids) if tx_id in pending]
+            pending.update((ids[i], (submission, i)) for i in fresh)
+        try:
+            self.intake.append([tx.id for tx in new], [tx.entry for tx in new])
+        except BaseException as exc:
+            with self._submit_lock:
+                for tx in new:
+                    pending.pop(tx.id, None)
+            raise exc from None
+        self.engine.submit(new)
+        self.metrics["submitted"] += len(new)
+        if committed:  # resubmitted: answer what became of them
+            settle(
+                ((submission, i), self.status(tx_id) or Submitted(tx_id, "pending"))
+                for i, tx_id in enumerate(ids)
+                if tx_id in committed
+            )
+        for i, place in earlier:  # resubmitted while pending: settle with the first
+            if place is not None:
+                place[0][place[1]].add_done_callback(
+                    functools.partial(_settle_from, (submission, i))
+                )
         return submission
 
     def _precheck(self, txs: Sequence[Transaction]) -> None:
@@ -617,8 +708,13 @@ class Node:
         for closer in self._closers:
             closer()
         self.engine.stop()
+        self.intake.close()
         self.signatures.close()
+        with contextlib.suppress(VeriledgerError):  # a clean stop: the next start checks less
+            if self.alarm is None:
+                self._mark_verified()
         self.storage.close()
+        self._lock.release()
 
 
 class _ThreadState:
@@ -632,6 +728,14 @@ class _ThreadState:
 
     def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
         return SqliteState(self.storage.reader()).scan(prefix)
+
+
+def _settle_from(place: tuple[Submission[Submitted], int], first: Pending[Submitted]) -> None:
+    try:
+        outcome: Submitted | BaseException = first.result(0)
+    except BaseException as exc:  # the first's failure is this one's too
+        outcome = exc
+    settle([(place, outcome)])
 
 
 def _submitted(row: TxRow) -> Submitted:
@@ -664,4 +768,4 @@ def entry_json(entry: bytes) -> Any:
     return orjson.loads(entry)
 
 
-__all__ = ["Node", "Note", "Submitted"]
+__all__ = ["Cosigner", "Node", "NodeHaltedError", "Note", "Submitted"]
