@@ -1,5 +1,8 @@
 """SIGKILL the node during continuous submission, at several points, and lose nothing.
 
+Nothing means: no transaction acknowledged as committed, and no transaction answered
+202 (pending), which the node must order after it restarts.
+
 A real ``veriledger serve`` process takes batches from three client threads that
 wait for commit; it is killed with SIGKILL at random moments (so some kills land
 mid-block), restarted, and killed again. At the end ``verify-ledger`` must pass and
@@ -114,8 +117,33 @@ def test_sigkill_loses_no_committed_transaction(tmp_path: Path) -> None:
                             r["id"] for r in response.json() if r["status"] == "committed"
                         )
 
+    promised: set[str] = set()
+
+    def pending_client() -> None:
+        """Takes 202 answers: each a promise that survives any crash after it."""
+        with httpx.Client(timeout=5) as http:
+            while not stop.is_set():
+                txs = [
+                    sign_transaction(
+                        keys[3],
+                        CHAIN,
+                        "notary.attest",
+                        {"digest": hashlib.sha256(os.urandom(16)).hexdigest(), "kind": "p"},
+                    )
+                    for _ in range(5)
+                ]
+                try:
+                    response = http.post(url, json=[t.to_json() for t in txs])
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+                    continue
+                if response.status_code == 202:
+                    with lock:
+                        promised.update(r["id"] for r in response.json())
+
     proc = _start(data_dir, port)
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(3)]
+    threads.append(threading.Thread(target=pending_client, daemon=True))
     for thread in threads:
         thread.start()
     rng = random.Random(42)
@@ -139,6 +167,17 @@ def test_sigkill_loses_no_committed_transaction(tmp_path: Path) -> None:
 
     assert kills == 5
     assert len(acknowledged) > 50, "the clients should have committed work between kills"
+    assert len(promised) > 50, "the node should have answered 202 between kills"
+    proc = _start(data_dir, port)  # orders what the last kill left in its intake queue
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["pending"] == 0:
+                break
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     audit = subprocess.run(
         [EXE, "verify-ledger", "--data-dir", str(data_dir)],
         capture_output=True,
@@ -153,7 +192,10 @@ def test_sigkill_loses_no_committed_transaction(tmp_path: Path) -> None:
     storage = Storage(data_dir / "ledger.sqlite")
     try:
         rows = {tx_id: storage.tx(tx_id) for tx_id in acknowledged}
+        promises = {tx_id: storage.tx(tx_id) for tx_id in promised}
     finally:
         storage.close()
     missing = [tx_id for tx_id, row in rows.items() if row is None or not row.accepted]
     assert not missing, f"{len(missing)} acknowledged transactions lost"
+    broken = [tx_id for tx_id, row in promises.items() if row is None or not row.accepted]
+    assert not broken, f"{len(broken)} of {len(promised)} transactions answered 202 were lost"

@@ -162,7 +162,10 @@ class Storage:
             .execute("SELECT value FROM meta WHERE key = ?", (key,))
             .fetchone()
         )
-        return None if row is None else bytes(row[0])
+        if row is None:
+            return None
+        value = row[0]  # a blob as written; text or a number if edited by hand
+        return value if isinstance(value, bytes) else str(value).encode()
 
     def set_meta(self, conn: sqlite3.Connection, key: str, value: bytes) -> None:
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

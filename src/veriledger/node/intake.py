@@ -133,7 +133,7 @@ class IntakeQueue:
             segments = {id(s): s for s in [self._active, *self._where.values()]}
             for segment in segments.values():
                 segment.close()
-            if self._active.outstanding == 0 and self._active.written == 0:
+            if self._active.outstanding == 0:  # everything in it committed
                 self._active.path.unlink(missing_ok=True)
 
 
