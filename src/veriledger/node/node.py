@@ -193,6 +193,9 @@ class Node:
         self.memory = SigningMemory(self.data_dir)
         self.alarm: Alarm | None = None
         """Set when the node halts its write path; reads go on, marked not final."""
+        final = self.storage.latest_checkpoint()
+        self.final_size = final[0] if final else 0
+        """Entries under the newest final checkpoint."""
         self._commit_lock = threading.Lock()  # one block at a time
         self._submit_lock = threading.Lock()  # dedup: a tx id is pending or committed, once
         self._pending: dict[str, tuple[Submission[Submitted], int]] = {}
@@ -453,8 +456,11 @@ class Node:
         signers += [c.signer for c in self._cosigners if c.cosign(checkpoint, proof)]
         note = sign_note(checkpoint.to_text(), signers)
         self.memory.remember(checkpoint, note)
+        final = self.policy.check(note).satisfied
         with self.storage.block_transaction() as db:
-            self.storage.put_checkpoint(db, size, height, note, self.policy.check(note).satisfied)
+            self.storage.put_checkpoint(db, size, height, note, final)
+        if final:
+            self.final_size = size
 
     def _resolve(self, header: BlockHeader, rows: list[TxRow]) -> None:
         self.metrics["blocks"] += 1
@@ -661,8 +667,12 @@ class Node:
     # --- reading ------------------------------------------------------------------------
 
     def status(self, tx_id: str) -> Submitted | None:
+        """What became of a transaction: ``pending`` until a final checkpoint covers it
+        (then its receipt exists), ``committed`` or ``rejected`` after."""
         row = self.storage.tx(tx_id)
         if row is not None:
+            if row.log_index >= self.final_size:
+                return Submitted(tx_id, "pending")
             return _submitted(row)
         if tx_id in self._pending:
             return Submitted(tx_id, "pending")
