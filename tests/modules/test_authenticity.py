@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from tests.modules.harness import CHAIN, Chain, tx
-from veriledger.chain.driver import BlockContext, execute_block
+from veriledger.chain.driver import BlockContext, admit_transaction, execute_block
 from veriledger.chain.module import Context, Rejection
+from veriledger.chain.state import BlockState
 from veriledger.chain.transactions import Transaction
 from veriledger.core.encoding import b64encode
 from veriledger.core.nfc_sun import COUNTER_MAX
@@ -425,6 +426,108 @@ def test_tap_counters_strictly_increase_and_replays_are_refused() -> None:
     assert c.run(tap(COUNTER_MAX))[0][1] == "authenticity/10"
 
 
+def _admission(c: Chain, *txs: Transaction) -> list[str | None]:
+    """What the submission checks say of each transaction, in one batch."""
+    state = BlockState(c.state)
+    block = BlockContext(CHAIN, c.height + 1, c.start_ms + 1000 * (c.height + 1), "")
+    out: list[str | None] = []
+    for t in txs:
+        try:
+            message, body, ctx = admit_transaction(state, t, block, c.registry, identity.authorize)
+            assert message.admission is not None
+            state.apply(message.admission(state, body, ctx).writes)
+            out.append(None)
+        except Rejection as exc:
+            out.append(f"{exc.module}/{exc.code}")
+    return out
+
+
+def test_replayed_tap_is_refused_at_submission() -> None:
+    """A copied tap URL is refused before ordering, so no rejected transaction is logged;
+    two taps of one batch must rise too."""
+    c = chain(codes_for=())
+
+    def tap(counter: int) -> Transaction:
+        body = {"gtin": GTIN, "serial": "T1", "counter": counter, "scanner": "c1"}
+        return tx("shop/relay", "authenticity.tap", body)
+
+    assert c.run(tap(5))[0][0]
+    before = dict(c.state.values)
+    assert _admission(c, tap(5), tap(4), tap(6), tap(6), tap(COUNTER_MAX + 1)) == [
+        "authenticity/10",
+        "authenticity/10",
+        None,
+        "authenticity/10",
+        "authenticity/9",
+    ]
+    assert c.state.values == before
+
+
+def test_malformed_scan_is_refused_at_submission() -> None:
+    c = chain()
+    good = {"gtin": GTIN, "serial": "S1", "code_hash": "0" * 64, "scanner": "c1"}
+    bad = [
+        {**good, "country": "china"},
+        {**good, "lat": "91", "lon": "0"},
+        {**good, "lat": "1"},
+        {**good, "scanner": ""},
+        {**good, "code_hash": "XYZ"},
+    ]
+    before = dict(c.state.values)
+    results = _admission(c, *(tx("shop/relay", "authenticity.scan", b) for b in bad))
+    assert results == [
+        "authenticity/8",
+        "authenticity/8",
+        "authenticity/8",
+        "authenticity/8",
+        "authenticity/6",
+    ]
+    assert _admission(c, tx("shop/relay", "authenticity.scan", good)) == [None]
+    assert c.state.values == before
+
+
+def test_uncommissioned_serial_is_not_registered() -> None:
+    """A registered code is not the brand saying the item exists: only its commissioning
+    is, and only the prefix owner's."""
+    c = chain(codes_for=("S1", "S2"))
+    commission(c, "S1")
+    assert auth.registered(c.state, GTIN, "S1")
+    assert not auth.registered(c.state, GTIN, "S2")  # a code, but never commissioned
+    assert not auth.registered(c.state, GTIN, "S3")
+    # an unclaimed prefix has no brand: its items are never registered
+    capture(
+        c,
+        "rival/ops",
+        "01",
+        epcList=["urn:epc:id:sgtin:9506000.013435.X1"],
+        action="ADD",
+        bizStep="commissioning",
+    )
+    assert not auth.registered(c.state, UNCLAIMED_GTIN, "X1")
+    assert auth.query_checks(c.state, {"gtin": GTIN, "serial": "S2"})["registered"] is False
+
+
+def test_checks_count_matches_and_name_the_first() -> None:
+    c = chain(codes_for=("S1",))
+    commission(c, "S1")
+    none = auth.checks(c.state, GTIN, "S1")
+    assert none == {"count": 0, "first_time": None, "first_place": None}
+    c.scan("S1", "WRONG", SHANGHAI)
+    assert auth.checks(c.state, GTIN, "S1")["count"] == 0  # a wrong code checks nothing
+    c.scan("S1", "CODE-S1", {})
+    c.scan("S1", "CODE-S1", BERLIN)
+    found = auth.checks(c.state, GTIN, "S1")
+    assert found["count"] == 2
+    assert found["first_place"] is None  # unknown: no placeholder
+    first_match = next(
+        r for r in auth.query_scans(c.state, {"gtin": GTIN, "serial": "S1"}) if r["match"]
+    )
+    assert found["first_time"] == trace.iso_ms(first_match["time"])
+    c2 = chain(codes_for=("S1",))
+    c2.scan("S1", "CODE-S1", {"country": "CN"})
+    assert auth.checks(c2.state, GTIN, "S1")["first_place"] == "CN"
+
+
 # --- determinism and documentation -------------------------------------------------------
 
 
@@ -458,7 +561,9 @@ def test_every_code_is_documented_by_a_rule() -> None:
         assert any(f"authenticity/{code}" in doc for doc in docs), code
     assert all(m.doc for m in MODULE.messages)
     assert {m.name for m in MODULE.messages if m.checked_at_submission} == {
-        "authenticity.register_codes"
+        "authenticity.register_codes",
+        "authenticity.scan",
+        "authenticity.tap",
     }
     assert set(MODULE.queries) >= {"verdict", "scans"}
 

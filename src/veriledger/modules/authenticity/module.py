@@ -24,7 +24,13 @@ are computed with integer fixed-point arithmetic only, so every node agrees.
 NFC tags (NXP NTAG 424 DNA, SUN messages) are verified by the relay node with
 :mod:`veriledger.core.nfc_sun` (the keys are secret, never on the ledger); the rule
 only demands that the tag's read counter strictly increases, so a replayed tap URL
-is caught.
+is caught. Taps and scans are checked at submission too (:func:`admit_tap`,
+:func:`admit_scan`): a replayed tap or a malformed scan is refused before it is
+ordered, and leaves no rejected transaction in the log.
+
+What a consumer's page says about an item comes from :func:`registered` (did the
+brand bring this serial into being on the ledger?) and :func:`checks` (how often, and
+first when and where, its code was verified), never from the scan messages alone.
 
 State (``<serial>`` percent-encoded, so a ``/`` in a serial cannot split a key)::
 
@@ -53,7 +59,14 @@ from veriledger.core.gs1.linters import charset_reason
 from veriledger.core.nfc_sun import check_counter
 from veriledger.modules.catalog.module import gtin14, prefix_owner
 from veriledger.modules.trace import cbv
-from veriledger.modules.trace.module import history, iso_ms, item_key, recalls_affecting
+from veriledger.modules.trace.module import (
+    events_for,
+    history,
+    iso_ms,
+    item_key,
+    recalls_affecting,
+    stored_event,
+)
 
 NAME = "authenticity"
 BAD_GTIN = 1
@@ -405,6 +418,65 @@ def verdict(
     return out
 
 
+def _brings_into_being(event: Mapping[str, Any], role: str) -> bool:
+    """Whether ``event`` creates the identifier it names in ``role``: commissioning, an
+    ObjectEvent ``ADD``, or a transformation's output (the same events the trace rule
+    allows only the prefix owner to record)."""
+    if _bizstep(event) == "commissioning":
+        return role in ("epc", "output")
+    if event.get("type") == "TransformationEvent":
+        return role == "output"
+    return event.get("type") == "ObjectEvent" and event.get("action") == "ADD" and role == "epc"
+
+
+def brought_into_being(state: StateView, key: str, org: str) -> bool:
+    """Whether ``org`` recorded an event that brings the item ``key`` (a canonical item
+    key, :func:`~veriledger.modules.trace.module.item_key`) into being."""
+    for hash_id, role in events_for(state, key):
+        record = stored_event(state, hash_id)
+        if (
+            record is not None
+            and record.get("org") == org
+            and _brings_into_being(record["event"], role)
+        ):
+            return True
+    return False
+
+
+def registered(state: StateView, gtin: str, serial: str) -> bool:
+    """Whether the brand put this serialised item on the ledger: the organisation that
+    claimed the GTIN's company prefix recorded the event that brought the serial into
+    being (commissioning, see :func:`brought_into_being`).
+
+    This is what "brand verified" means for one item, and the code registration alone
+    is not enough: ``register_codes`` takes any serial (and, under an unclaimed prefix,
+    comes from anyone), so a registered code proves a label, not that the brand made
+    the item. A commissioning event is the brand's own signed statement that this
+    serial exists; under a claimed prefix nobody else may record one (``trace/7``).
+    An unclaimed prefix has no brand, so nothing under it is registered. Whether a
+    code can be checked is a separate question (:func:`query_item`).
+    """
+    owner = prefix_owner(state, gtin)
+    return owner is not None and brought_into_being(state, item_uri(gtin, serial), owner[1])
+
+
+def checks(state: StateView, gtin: str, serial: str) -> dict[str, Any]:
+    """The item's earlier code checks, as the page shows them before anyone types a
+    code ("checked 3 times, first on ... in ..."): ``count`` of scans whose code
+    matched, and the first one's ``first_time`` (RFC 3339) and ``first_place`` (its
+    place, else its country, else None: never a placeholder)."""
+    tally = _tally(state, gtin, serial)
+    if not tally["matches"] or tally["first_match"] is None:
+        return {"count": 0, "first_time": None, "first_place": None}
+    first = state.get(scan_key(gtin, serial, tally["first_match"])) or {}
+    when = first.get("time")
+    return {
+        "count": int(tally["matches"]),
+        "first_time": iso_ms(int(when)) if isinstance(when, int) else None,
+        "first_place": first.get("place") or first.get("country") or None,
+    }
+
+
 # --- rules -------------------------------------------------------------------------------
 
 
@@ -470,6 +542,27 @@ def _scan_fields(scanner: str, country: str) -> None:
         raise _reject(BAD_SCAN_FIELD, f"country {country!r} is not an ISO 3166-1 alpha-2 code")
 
 
+def _checked_scan(msg: Scan) -> tuple[str, str, int | None, int | None]:
+    """``(gtin14, serial, lat, lon)`` of a well-formed scan; the rejections of :func:`scan`."""
+    gtin = _gtin(msg.gtin)
+    serial = _serial(msg.serial)
+    if not HEX64.fullmatch(msg.code_hash):
+        raise _reject(BAD_CODE_HASH)
+    _scan_fields(msg.scanner, msg.country)
+    lat = degrees_e7(msg.lat, 90, "lat")
+    lon = degrees_e7(msg.lon, 180, "lon")
+    if (lat is None) != (lon is None):
+        raise _reject(BAD_SCAN_FIELD, "lat and lon go together")
+    return gtin, serial, lat, lon
+
+
+def admit_scan(state: StateView, msg: Scan, ctx: Context) -> Outcome:
+    """:func:`scan` at submission: only its refusals (a malformed scan never reaches the
+    log), and no writes, since no later message's admission reads a scan."""
+    _checked_scan(msg)
+    return Outcome()
+
+
 def scan(state: StateView, msg: Scan, ctx: Context) -> Outcome:
     """Record a consumer's scan relayed by a member, with its verdict and anomalies.
 
@@ -481,15 +574,7 @@ def scan(state: StateView, msg: Scan, ctx: Context) -> Outcome:
             ``authenticity/6`` code_hash is not SHA-256 hex; ``authenticity/8``
             empty scanner, bad country or coordinates.
     """
-    gtin = _gtin(msg.gtin)
-    serial = _serial(msg.serial)
-    if not HEX64.fullmatch(msg.code_hash):
-        raise _reject(BAD_CODE_HASH)
-    _scan_fields(msg.scanner, msg.country)
-    lat = degrees_e7(msg.lat, 90, "lat")
-    lon = degrees_e7(msg.lon, 180, "lon")
-    if (lat is None) != (lon is None):
-        raise _reject(BAD_SCAN_FIELD, "lat and lon go together")
+    gtin, serial, lat, lon = _checked_scan(msg)
     result = verdict(
         state,
         gtin,
@@ -536,6 +621,33 @@ def scan(state: StateView, msg: Scan, ctx: Context) -> Outcome:
     return Outcome(writes, (event,))
 
 
+def _checked_tap(state: StateView, msg: Tap) -> tuple[str, str, Mapping[str, Any] | None]:
+    """``(gtin14, serial, last accepted tap or None)`` of a well-formed tap whose counter
+    rose; the rejections of :func:`tap`."""
+    gtin = _gtin(msg.gtin)
+    serial = _serial(msg.serial)
+    _scan_fields(msg.scanner, msg.country)
+    last = state.get(nfc_key(gtin, serial))
+    try:
+        check_counter(None if last is None else int(last["counter"]), msg.counter)
+    except CounterReplayError as exc:
+        raise _reject(REPLAYED_COUNTER, str(exc)) from None
+    except BadInputError as exc:
+        raise _reject(BAD_COUNTER, exc.diagnostics()) from None
+    return gtin, serial, last
+
+
+def admit_tap(state: StateView, msg: Tap, ctx: Context) -> Outcome:
+    """:func:`tap` at submission: its refusals, so a replayed tap never reaches the log
+    as a rejected transaction, and the counter a later tap of the batch must beat.
+
+    The block still runs :func:`tap`, which decides between taps submitted together.
+    """
+    gtin, serial, last = _checked_tap(state, msg)
+    taps = 1 if last is None else int(last["taps"]) + 1
+    return Outcome({nfc_key(gtin, serial): {"counter": msg.counter, "taps": taps}})
+
+
 def tap(state: StateView, msg: Tap, ctx: Context) -> Outcome:
     """Record an NFC SUN tap the relay verified; its read counter must strictly increase.
 
@@ -545,17 +657,8 @@ def tap(state: StateView, msg: Tap, ctx: Context) -> Outcome:
             counter outside 0..2^24-1; ``authenticity/10`` counter not above the last
             accepted one (a replayed or stale tap).
     """
-    gtin = _gtin(msg.gtin)
-    serial = _serial(msg.serial)
-    _scan_fields(msg.scanner, msg.country)
+    gtin, serial, last = _checked_tap(state, msg)
     key = nfc_key(gtin, serial)
-    last = state.get(key)
-    try:
-        check_counter(None if last is None else int(last["counter"]), msg.counter)
-    except CounterReplayError as exc:
-        raise _reject(REPLAYED_COUNTER, str(exc)) from None
-    except BadInputError as exc:
-        raise _reject(BAD_COUNTER, exc.diagnostics()) from None
     taps = 1 if last is None else int(last["taps"]) + 1
     record = {
         "counter": msg.counter,
@@ -641,6 +744,15 @@ def query_scans(state: StateView, params: Mapping[str, str]) -> list[Any]:
     return [value for _, value in state.scan(prefix)]
 
 
+def query_checks(state: StateView, params: Mapping[str, str]) -> dict[str, Any]:
+    """``checks?gtin=&serial=``: the item's earlier code checks (:func:`checks`) and
+    whether its brand registered it (:func:`registered`)."""
+    item = _query_item(params)
+    if item is None:
+        return {"registered": False, "count": 0, "first_time": None, "first_place": None}
+    return {"registered": registered(state, *item), **checks(state, *item)}
+
+
 def query_item(state: StateView, params: Mapping[str, str]) -> dict[str, Any] | None:
     """``item?gtin=&serial=``: the public registration (the relay needs its salt)."""
     item = _query_item(params)
@@ -666,14 +778,23 @@ MODULE = Module(
             Scan,
             scan,
             doc="A member relays a consumer's code scan; the verdict is recorded, never refused.",
+            checked_at_submission=True,
+            admission=admit_scan,
         ),
         Message(
             "authenticity.tap",
             Tap,
             tap,
             doc="A member relays an NFC SUN tap it verified; the read counter must increase.",
+            checked_at_submission=True,
+            admission=admit_tap,
         ),
     ),
-    queries={"verdict": query_verdict, "scans": query_scans, "item": query_item},
+    queries={
+        "verdict": query_verdict,
+        "scans": query_scans,
+        "item": query_item,
+        "checks": query_checks,
+    },
     errors=ERRORS,
 )
