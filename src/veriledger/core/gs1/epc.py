@@ -24,7 +24,19 @@ URI                          fields after the scheme                           A
 ``urn:epc:id:gsrnp``         GCP . service reference                            (8017)
 ``urn:epc:id:gdti``          GCP . document type . serial                       (253)
 ``urn:epc:id:sgcn``          GCP . coupon reference . serial                    (255)
+``urn:epc:id:ginc``          GCP . consignment reference                        (401)
+``urn:epc:id:gsin``          GCP . shipper reference                            (402)
+``urn:epc:id:pgln``          GCP . party reference                              (417)
+``urn:epc:id:itip``          GCP . indicator + item ref . piece . total . serial (8006) (21)
+``urn:epc:id:upui``          GCP . indicator + item reference . TPX             (01) (235)
+``urn:epc:id:cpi``           GCP . component/part reference . serial            (8010) (8011)
+``urn:epc:idpat:<scheme>``   the class patterns CBV names: ``GCP.ref.*`` for    the key
+                             grai, gdti, sgcn, upui, cpi; ``GCP.item.piece.
+                             total.*`` for itip
 ==========================  ================================================  ==========
+
+Only the first table's schemes are written (:func:`epc_uri_from_element_strings`);
+the others are read, so that every spelling of a GS1 key comes to the same key.
 
 Serials and other alphanumeric fields are written with the characters
 ``" % & / < > ?`` escaped as ``%22 %25 %26 %2F %3C %3E %3F``; every other GS1 CSET 82
@@ -33,7 +45,8 @@ character stands for itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 
 from veriledger.core.errors import EPCURIError
 from veriledger.core.gs1.ai_table import default_ai_table
@@ -375,6 +388,109 @@ def _document(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
     return (ElementString(ai, base + _unescape(scheme, uri, serial, "serial")),)
 
 
+def _star(scheme: str, uri: str, text: str) -> None:
+    if text != "*":
+        raise EPCURIError(
+            scheme, uri, f"only the class pattern ending in .* is supported, not {text!r}"
+        )
+
+
+def _ginc(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    prefix, reference = _fields(scheme, body, uri, 2)
+    _prefix(scheme, uri, prefix)
+    return (ElementString("401", prefix + _unescape(scheme, uri, reference, "reference")),)
+
+
+def _gsin(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    prefix, reference = _fields(scheme, body, uri, 2)
+    _prefix(scheme, uri, prefix)
+    _digits(scheme, uri, reference, "shipper reference")
+    payload = _total(scheme, uri, (prefix, reference), 16, "shipper reference")
+    return (ElementString("402", _with_check_digit(payload)),)
+
+
+def _pgln(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    prefix, party = _fields(scheme, body, uri, 2)
+    _prefix(scheme, uri, prefix)
+    _digits(scheme, uri, party, "party reference", allow_empty=True)
+    payload = _total(scheme, uri, (prefix, party), 12, "party reference")
+    return (ElementString("417", _with_check_digit(payload)),)
+
+
+def _itip_key(scheme: str, uri: str, fields: Sequence[str]) -> str:
+    prefix, item, piece, total = fields
+    gtin = _gtin_from(scheme, uri, prefix, item)
+    for text, what in ((piece, "piece number"), (total, "total pieces")):
+        _digits(scheme, uri, text, what)
+        if len(text) != 2:
+            raise EPCURIError(scheme, uri, f"{what} {text!r} is not two digits")
+    return gtin + piece + total
+
+
+def _itip(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    *fields, serial = _fields(scheme, body, uri, 5)
+    return (
+        ElementString("8006", _itip_key(scheme, uri, fields)),
+        ElementString("21", _unescape(scheme, uri, serial, "serial")),
+    )
+
+
+def _upui(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    prefix, item, tpx = _fields(scheme, body, uri, 3)
+    gtin = _gtin_from(scheme, uri, prefix, item)
+    return ElementString("01", gtin), ElementString("235", _unescape(scheme, uri, tpx, "TPX"))
+
+
+def _cpi_reference(scheme: str, uri: str, text: str) -> str:
+    """A component/part reference: CSET 39, whose ``#`` an EPC URI writes ``%23``."""
+    parts = re.split("%23", text, flags=re.IGNORECASE)
+    out = "#".join(_unescape(scheme, uri, part, "reference") if part else "" for part in parts)
+    if not out:
+        raise EPCURIError(scheme, uri, "reference is empty")
+    return out
+
+
+def _cpi(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    prefix, reference, serial = _fields(scheme, body, uri, 3)
+    _prefix(scheme, uri, prefix)
+    _digits(scheme, uri, serial, "serial")
+    return (
+        ElementString("8010", prefix + _cpi_reference(scheme, uri, reference)),
+        ElementString("8011", serial),
+    )
+
+
+def _grai_pattern(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    prefix, asset_type, star = _fields(scheme, body, uri, 3)
+    _star(scheme, uri, star)
+    _prefix(scheme, uri, prefix)
+    _digits(scheme, uri, asset_type, "asset type", allow_empty=True)
+    base = _with_check_digit(_total(scheme, uri, (prefix, asset_type), 12, "asset type"))
+    return (ElementString("8003", "0" + base),)
+
+
+def _document_pattern(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    prefix, reference, star = _fields(scheme, body, uri, 3)
+    _star(scheme, uri, star)
+    _prefix(scheme, uri, prefix)
+    _digits(scheme, uri, reference, "reference", allow_empty=True)
+    base = _with_check_digit(_total(scheme, uri, (prefix, reference), 12, "reference"))
+    return (ElementString("253" if scheme == "gdti" else "255", base),)
+
+
+def _itip_pattern(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    *fields, star = _fields(scheme, body, uri, 5)
+    _star(scheme, uri, star)
+    return (ElementString("8006", _itip_key(scheme, uri, fields)),)
+
+
+def _cpi_pattern(scheme: str, body: str, uri: str) -> tuple[ElementString, ...]:
+    prefix, reference, star = _fields(scheme, body, uri, 3)
+    _star(scheme, uri, star)
+    _prefix(scheme, uri, prefix)
+    return (ElementString("8010", prefix + _cpi_reference(scheme, uri, reference)),)
+
+
 _Decoder = Callable[[str, str, str], tuple[ElementString, ...]]
 _PREFIXES: tuple[tuple[str, dict[str, _Decoder]], ...] = (
     (
@@ -389,8 +505,25 @@ _PREFIXES: tuple[tuple[str, dict[str, _Decoder]], ...] = (
             "gsrnp": _gsrn,
             "gdti": _document,
             "sgcn": _document,
+            "ginc": _ginc,
+            "gsin": _gsin,
+            "pgln": _pgln,
+            "itip": _itip,
+            "upui": _upui,
+            "cpi": _cpi,
         },
     ),
-    ("urn:epc:idpat:", {"sgtin": _sgtin_pattern}),
+    (
+        "urn:epc:idpat:",
+        {
+            "sgtin": _sgtin_pattern,
+            "grai": _grai_pattern,
+            "gdti": _document_pattern,
+            "sgcn": _document_pattern,
+            "upui": _sgtin_pattern,
+            "itip": _itip_pattern,
+            "cpi": _cpi_pattern,
+        },
+    ),
     ("urn:epc:class:", {"lgtin": _lgtin}),
 )

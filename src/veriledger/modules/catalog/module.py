@@ -1,9 +1,16 @@
 """The catalog module: who owns which GS1 company prefix, products, and locations.
 
 An organisation claims its GS1 company prefixes; from then on only it defines the
-products of those GTINs and commissions their items (the trace module checks). A
-prefix nobody has claimed is not blocked: its items are shown as "brand not
-verified", which is how GS1's own examples are captured.
+products of those GTINs and the locations of those GLNs, and brings into being the
+items, logistic units, assets, documents... of any GS1 key under them (the trace
+module checks). A prefix nobody has claimed is not blocked: its items are shown as
+"brand not verified", which is how GS1's own examples are captured.
+
+Ownership is decided on the normalised key, never on how an identifier is written:
+:func:`owner_of_key` and :func:`claims_over` read the key's prefix-bearing part
+(:mod:`veriledger.core.gs1.company_prefix`), and the longest claimed prefix that starts
+it owns it. Claims never nest across organisations (:func:`claim_prefix`), so whichever
+claim starts a key names the same organisation.
 
 State::
 
@@ -24,6 +31,12 @@ from veriledger.chain.module import Context, Message, Module, Outcome, Rejection
 from veriledger.chain.state import StateView
 from veriledger.core.errors import BadInputError
 from veriledger.core.gs1.check_digits import KeyType, validate_key
+from veriledger.core.gs1.company_prefix import (
+    PrefixBearing,
+    claimable_prefixes,
+    prefix_bearing,
+    prefix_bearing_of,
+)
 
 NAME = "catalog"
 PREFIX_TAKEN = 1
@@ -32,6 +45,7 @@ BAD_IDENTIFIER = 3
 NOT_PREFIX_OWNER = 4
 LOCATION_TAKEN = 5
 BAD_COORDINATES = 6
+NOT_LOCATION_OWNER = 7
 ERRORS = {
     PREFIX_TAKEN: "the GS1 company prefix is claimed by another organisation",
     PREFIX_OVERLAPS: "the prefix overlaps a prefix claimed by another organisation",
@@ -39,6 +53,7 @@ ERRORS = {
     NOT_PREFIX_OWNER: "only the organisation that claimed the GTIN's company prefix may define it",
     LOCATION_TAKEN: "the GLN is defined by another organisation",
     BAD_COORDINATES: "latitude and longitude must be decimal degrees within range",
+    NOT_LOCATION_OWNER: "the GLN's company prefix is claimed by another organisation",
 }
 PREFIX = re.compile(r"[0-9]{4,12}")
 DECIMAL = re.compile(r"-?[0-9]{1,3}(\.[0-9]{1,7})?")
@@ -93,14 +108,59 @@ def gtin14(value: str) -> str:
     return padded
 
 
-def prefix_owner(state: StateView, gtin: str) -> tuple[str, str] | None:
-    """``(prefix, organisation)`` of the claimed company prefix a GTIN-14 falls under."""
-    for length in range(12, 3, -1):
-        prefix = gtin[1 : 1 + length]
+def _owner_of_part(state: StateView, part: str) -> tuple[str, str] | None:
+    for prefix in claimable_prefixes(part):
         claim = state.get(f"catalog/prefix/{prefix}")
         if claim is not None:
             return prefix, str(claim["org"])
     return None
+
+
+def owner_of_key(state: StateView, ai: str, value: str) -> tuple[str, str] | None:
+    """``(prefix, organisation)`` of the claim a normalised GS1 key falls under: the
+    longest claimed prefix that starts the key's prefix-bearing part (a GTIN-14's digits
+    after its indicator, an SSCC's after its extension digit, a GLN's from the first...).
+
+    ``ai`` is the key's AI (``"01"``, ``"00"``, ``"414"``...) and ``value`` the key as
+    normalised (a GTIN as 14 digits). None when nobody claimed its prefix.
+
+    Raises:
+        GS1FormatError: ``ai`` is not a GS1 primary key.
+    """
+    return _owner_of_part(state, prefix_bearing(ai, value))
+
+
+def claims_over(state: StateView, bearing: PrefixBearing | None) -> list[tuple[str, str]]:
+    """``(prefix, organisation)`` of every claim over the keys an identifier names
+    (see :func:`~veriledger.core.gs1.company_prefix.prefix_bearing_of`): the claim its
+    key falls under, or, for a wildcard pattern, also every claim inside the range it
+    covers (``urn:epc:idpat:sgtin:401234.*.*`` reaches into a claim of ``4012345``).
+    Empty for an identifier that is not a GS1 key, or that nobody's claim covers."""
+    if bearing is None:
+        return []
+    found = _owner_of_part(state, bearing.part)
+    claims = dict([found]) if found is not None else {}
+    if bearing.pattern:
+        for key, claim in state.scan(f"catalog/prefix/{bearing.part}"):
+            claims[key.rsplit("/", 1)[1]] = str(claim["org"])
+    return list(claims.items())
+
+
+def identifier_claims(state: StateView, identifier: str) -> list[tuple[str, str]]:
+    """:func:`claims_over` the keys an identifier names, in whatever spelling (EPC URI of
+    any partition, class or pattern URI, Digital Link URI, element strings).
+
+    Raises:
+        GS1Error: an EPC URI of a GS1 scheme that cannot be read (nobody can tell whose
+            it is).
+    """
+    return claims_over(state, prefix_bearing_of(identifier))
+
+
+def prefix_owner(state: StateView, gtin: str) -> tuple[str, str] | None:
+    """``(prefix, organisation)`` of the claimed company prefix a GTIN falls under
+    (:func:`owner_of_key` of the GTIN as 14 digits)."""
+    return owner_of_key(state, "01", gtin.rjust(14, "0"))
 
 
 def claim_prefix(state: StateView, msg: ClaimPrefix, ctx: Context) -> Outcome:
@@ -165,16 +225,23 @@ def _coordinate(value: str, limit: int, what: str) -> str:
 
 
 def define_location(state: StateView, msg: DefineLocation, ctx: Context) -> Outcome:
-    """Define (or update) a location by its GLN; the first definer owns it.
+    """Define (or update) a location by its GLN. A GLN under a claimed company prefix
+    is the prefix owner's to define; any other, the first definer's.
 
     Raises:
-        Rejection: ``catalog/3`` bad GLN; ``catalog/5`` defined by another
-            organisation; ``catalog/6`` coordinates out of range.
+        Rejection: ``catalog/3`` bad GLN; ``catalog/7`` its company prefix is another
+            organisation's; ``catalog/5`` defined by another organisation;
+            ``catalog/6`` coordinates out of range.
     """
     try:
         validate_key(msg.gln, KeyType.GLN)
     except BadInputError as exc:
         raise _reject(BAD_IDENTIFIER, f"gln: {exc.diagnostics()}") from None
+    owner = owner_of_key(state, "414", msg.gln)
+    if owner is not None and owner[1] != ctx.org:
+        raise _reject(
+            NOT_LOCATION_OWNER, f"GLN {msg.gln}: company prefix {owner[0]} is {owner[1]}'s"
+        )
     existing = state.get(f"catalog/location/{msg.gln}")
     if existing is not None and existing["org"] != ctx.org:
         raise _reject(LOCATION_TAKEN, f"GLN {msg.gln} is {existing['org']}'s")

@@ -4,8 +4,9 @@ Each captured event is one transaction, signed by the member that performed the 
 The rule checks what only the ledger can check (form and schema are checked before
 submission, in the EPCIS interface): no event twice (by its CBV 2.0 event hash, and
 by its ``eventID``), no ``eventTime`` in the future beyond a tolerance, a known
-business step, and that only the owner of a claimed GS1 company prefix commissions
-items of its GTINs. ``recordTime`` is the block time.
+business step, and that only the owner of a claimed GS1 company prefix brings into
+being identifiers under it (any GS1 key, judged on the normalised key however the
+identifier is spelled). ``recordTime`` is the block time.
 
 State::
 
@@ -38,12 +39,14 @@ from typing import Any, NamedTuple
 
 from veriledger.chain.module import Context, Message, Module, Outcome, Rejection
 from veriledger.chain.state import BulkScan, StateView
-from veriledger.core.errors import BadInputError
+from veriledger.core.errors import BadInputError, GS1Error
 from veriledger.core.gs1 import (
     canonicalize_digital_link,
     digital_link_from_epc_uri,
     parse_digital_link,
 )
+from veriledger.core.gs1.company_prefix import PrefixBearing, prefix_bearing_of
+from veriledger.modules.catalog.module import claims_over, identifier_claims, owner_of_key
 from veriledger.modules.trace import cbv
 from veriledger.modules.trace.event_hash import event_hash_id
 
@@ -219,19 +222,6 @@ def epc_prefix(epc: str) -> str:
     return f"trace/epc/{item_key(epc)}/"
 
 
-def _company_prefix_candidates(epc: str) -> list[str]:
-    """GS1 company prefixes an SGTIN may belong to, longest first."""
-    for scheme in ("urn:epc:id:sgtin:", "urn:epc:class:lgtin:"):
-        if epc.startswith(scheme):
-            return [epc.removeprefix(scheme).split(".", 1)[0]]
-    marker = "/01/"
-    if epc.startswith("https://") and marker in epc:
-        gtin = epc.split(marker, 1)[1][:14]
-        if len(gtin) == 14 and gtin.isdigit():
-            return [gtin[1 : 1 + n] for n in range(12, 5, -1)]
-    return []
-
-
 LOT_KEYS = ("cbvmda:lotNumber", "urn:epcglobal:cbv:mda:lotNumber", "lotNumber")
 
 
@@ -287,19 +277,35 @@ def _created_roles(event: Mapping[str, Any], step: str | None) -> frozenset[str]
 def _check_commissioning(
     state: StateView, event: Mapping[str, Any], ctx: Context, roles: frozenset[str]
 ) -> None:
+    """Every identifier the event brings into being must be under no other
+    organisation's claim, judged on its normalised GS1 key (any key type, any
+    spelling: :func:`~veriledger.modules.catalog.module.claims_over`). An identifier
+    that might be a GS1 key but cannot be read is refused: nobody can tell whose it is.
+
+    Raises:
+        Rejection: ``trace/7``.
+    """
+    checked: set[PrefixBearing] = set()
     for epc, role in identifiers(event):
         if role not in roles:
             continue
-        for prefix in _company_prefix_candidates(epc):
-            claim = state.get(f"catalog/prefix/{prefix}")
-            if claim is not None:
-                if claim["org"] != ctx.org:
-                    raise _reject(
-                        NOT_PREFIX_OWNER,
-                        f"{epc}: GS1 company prefix {prefix} belongs to {claim['org']}, "
-                        f"not {ctx.org}",
-                    )
-                break
+        try:
+            bearing = prefix_bearing_of(epc)
+        except GS1Error as exc:
+            raise _reject(
+                NOT_PREFIX_OWNER,
+                f"{epc}: cannot tell whose GS1 company prefix it is under "
+                f"({exc.diagnostics()}), so it cannot be brought into being",
+            ) from None
+        if bearing is None or bearing in checked:
+            continue
+        checked.add(bearing)
+        for prefix, org in claims_over(state, bearing):
+            if org != ctx.org:
+                raise _reject(
+                    NOT_PREFIX_OWNER,
+                    f"{epc}: GS1 company prefix {prefix} belongs to {org}, not {ctx.org}",
+                )
 
 
 _DL_KEY = re.compile(r"/(00|01|253|255|401|402|414|417|8003|8004|8006|8010|8013|8017|8018)/")
@@ -472,8 +478,9 @@ def capture(state: StateView, msg: Capture, ctx: Context) -> Outcome:
         Rejection: ``trace/1`` not an event type; ``trace/2`` unreadable event;
             ``trace/3`` same event hash already recorded; ``trace/4`` same eventID;
             ``trace/5`` eventTime beyond the tolerance into the future;
-            ``trace/6`` unknown bizStep; ``trace/7`` commissioning another
-            organisation's GTIN.
+            ``trace/6`` unknown bizStep; ``trace/7`` bringing into being an
+            identifier under another organisation's company prefix (or one whose
+            owner cannot be told).
     """
     event, hash_id, when, writes = _admit(state, msg, ctx)
     event["recordTime"] = iso_ms(ctx.block_time)
@@ -625,26 +632,27 @@ def _recall_scope(msg: Recall) -> tuple[str, str]:
 
 
 def recall(state: StateView, msg: Recall, ctx: Context) -> Outcome:
-    """Record a recall by a regulator, or by the brand that owns the recalled GTINs.
+    """Record a recall by a regulator, or by the brand that owns what it recalls: the
+    GTIN's company prefix, or every listed item's (judged on its normalised GS1 key; an
+    item that is not a GS1 key, or under nobody's claim, only a regulator may recall).
 
     Raises:
         Rejection: ``trace/8`` not exactly one scope; ``trace/9`` the signer's
-            organisation is neither a regulator nor the owner of the GTINs' prefix.
+            organisation is neither a regulator nor the owner of every recalled key.
     """
     kind, gtin = _recall_scope(msg)
-    gtins = {gtin} if gtin else {g for g in (_gtin_of(i) for i in msg.items or []) if g}
     if ctx.org_kind != "regulator":
-        for each in gtins or {""}:
-            owner = next(
-                (
-                    state.get(f"catalog/prefix/{each[1 : 1 + n]}")
-                    for n in range(12, 3, -1)
-                    if each and state.get(f"catalog/prefix/{each[1 : 1 + n]}") is not None
-                ),
-                None,
-            )
-            if owner is None or owner["org"] != ctx.org:
-                raise _reject(NOT_RECALL_AUTHORITY, f"{ctx.org} may not recall GTIN {each or '?'}")
+        if gtin:
+            owner = owner_of_key(state, "01", gtin)
+            if owner is None or owner[1] != ctx.org:
+                raise _reject(NOT_RECALL_AUTHORITY, f"{ctx.org} may not recall GTIN {gtin}")
+        for item in msg.items or []:
+            try:
+                claims = identifier_claims(state, item)
+            except GS1Error:
+                claims = []
+            if not claims or any(org != ctx.org for _, org in claims):
+                raise _reject(NOT_RECALL_AUTHORITY, f"{ctx.org} may not recall {item}")
     recall_id = ctx.tx_id[:16]
     record = {
         "id": recall_id,
