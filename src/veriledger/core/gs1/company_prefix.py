@@ -90,6 +90,8 @@ GS1_EPC_SCHEMES: dict[str, str] = {
 """The EPC schemes whose identifiers are GS1 keys, with the key's AI. The others (``gid``,
 ``usdod``, ``adi``, ``bic``, ``imovn``) carry no GS1 company prefix."""
 _GTIN_SCHEMES = frozenset({"sgtin", "lgtin", "upui", "itip"})
+_CLASS_PATTERNS = frozenset({"sgtin", "upui", "itip", "grai", "gdti", "sgcn", "cpi"})
+"""Schemes whose pattern with only its last field a wildcard names one class (one key)."""
 _EPC_KINDS = ("id", "idpat", "class", "tag")
 
 OWNERSHIP_OPTIONS = ParseOptions(permit_zero_suppressed_gtin=True, permit_convenience_alphas=True)
@@ -243,8 +245,10 @@ def _read_epc(uri: str) -> ElementString | PrefixBearing | None:
     if scheme not in GS1_EPC_SCHEMES:
         return None
     fields = body.split(".")
-    if kind == "idpat" and "*" in fields[:-1]:
-        return _wildcards(uri, scheme, fields)
+    if kind == "idpat" and "*" in fields:
+        class_pattern = fields.index("*") == len(fields) - 1 and scheme in _CLASS_PATTERNS
+        if not class_pattern:
+            return _wildcards(uri, scheme, fields)
     return _primary(element_strings_from_epc_uri(uri))
 
 

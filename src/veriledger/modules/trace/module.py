@@ -45,7 +45,7 @@ from veriledger.core.gs1 import (
     digital_link_from_epc_uri,
     parse_digital_link,
 )
-from veriledger.core.gs1.company_prefix import PrefixBearing, prefix_bearing_of
+from veriledger.core.gs1.company_prefix import PrefixBearing, prefix_bearing, prefix_bearing_of
 from veriledger.modules.catalog.module import claims_over, identifier_claims, owner_of_key
 from veriledger.modules.trace import cbv
 from veriledger.modules.trace.event_hash import event_hash_id
@@ -274,6 +274,27 @@ def _created_roles(event: Mapping[str, Any], step: str | None) -> frozenset[str]
     return frozenset()
 
 
+_NUMERIC_KEYS = {"01": 14, "00": 18, "414": 13, "417": 13, "402": 17, "8017": 18, "8018": 18}
+_CANONICAL = "https://id.gs1.org/"
+
+
+def _prefix_bearing(identifier: str) -> PrefixBearing | None:
+    """:func:`~veriledger.core.gs1.company_prefix.prefix_bearing_of`, read from the item
+    key where that already names an all-digit key: a capture's item keys come from its
+    worker processes, so a commissioned item is not parsed a second time here.
+
+    Raises:
+        GS1Error: as ``prefix_bearing_of``.
+    """
+    key = item_key(identifier)
+    if key.startswith(_CANONICAL):
+        ai, _, rest = key[len(_CANONICAL) :].partition("/")
+        value = rest.partition("/")[0]
+        if _NUMERIC_KEYS.get(ai) == len(value) and value.isascii() and value.isdigit():
+            return PrefixBearing(ai, prefix_bearing(ai, value))
+    return prefix_bearing_of(identifier)
+
+
 def _check_commissioning(
     state: StateView, event: Mapping[str, Any], ctx: Context, roles: frozenset[str]
 ) -> None:
@@ -290,7 +311,7 @@ def _check_commissioning(
         if role not in roles:
             continue
         try:
-            bearing = prefix_bearing_of(epc)
+            bearing = _prefix_bearing(epc)
         except GS1Error as exc:
             raise _reject(
                 NOT_PREFIX_OWNER,
