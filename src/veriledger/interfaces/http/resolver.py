@@ -7,9 +7,19 @@ names the AI. A browser gets the product's "ID card" page; an API client
 (``Accept: application/linkset+json`` or ``application/json``) gets an RFC 9264
 linkset; ``?linkType=<type>`` redirects to that one link, as resolvers do.
 
-``/api/v1/items?uri=<digital link>`` is the page's data: the product, whether its
-brand is verified, the journey (every event with organisation, place and time, and
-its receipt), the cross-border steps, and any recall.
+``/api/v1/items?uri=<digital link>`` is the page's data: the product, whether the
+brand registered the item (``registered``: it brought it into being on the ledger;
+a serial it never commissioned is an unknown item, never "brand verified"), the
+earlier code checks (``checks``: a cloned code shows before anyone types it), the
+journey (every event with organisation, place and time, and its receipt), the
+cross-border steps, and any recall.
+
+``/api/v1/items/verify`` checks a scratch-off code. It is an anonymous ledger write,
+so it is bounded (:mod:`.ratelimit`): an item the brand never registered, or one
+without a code, is answered without writing anything; the same device checking the
+same item with the same result again within the window gets its earlier answer,
+counted off the ledger; a malformed scan is refused at submission (the rule is
+checked there); the rest is charged to the client's address.
 """
 
 from __future__ import annotations
@@ -18,7 +28,10 @@ import asyncio
 import base64
 import functools
 import hashlib
+import re
 import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -36,7 +49,14 @@ from veriledger.core.gs1 import (
     parse_digital_link,
 )
 from veriledger.interfaces.http.problems import json_object
-from veriledger.modules.authenticity.module import code_hash, item_record_key
+from veriledger.interfaces.http.ratelimit import WriteGuard, guard_of, too_many
+from veriledger.modules.authenticity.module import (
+    brought_into_being,
+    checks,
+    code_hash,
+    item_record_key,
+    registered,
+)
 from veriledger.modules.catalog.module import prefix_owner
 from veriledger.modules.trace import cbv
 from veriledger.modules.trace.module import (
@@ -104,12 +124,47 @@ def _place(state: StateView, event: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _registered(state: StateView, link: Any) -> bool:
+def _code_registered(state: StateView, values: dict[str, str]) -> bool:
     """Whether the brand registered a verification code for this serialised item."""
-    values = {e.ai: e.value for e in link.element_strings}
     if "01" not in values or "21" not in values:
         return False
     return state.get(item_record_key(values["01"], values["21"])) is not None
+
+
+MAX_LOT_ITEMS = 20
+"""Items of a lot looked at for a lot page's ``registered``."""
+
+
+def _registered(
+    state: StateView, values: dict[str, str], key: str, owner: tuple[str, str] | None
+) -> bool | None:
+    """Whether the brand registered what the page is about; None when it is not a trade
+    item (an SSCC, a GLN...), which has no brand line.
+
+    A serial: the brand brought it into being (see
+    :func:`~veriledger.modules.authenticity.module.registered`). A lot: the brand
+    brought the lot itself, or an item commissioned into it, into being. A GTIN: the
+    brand defined the product.
+    """
+    gtin = values.get("01")
+    if gtin is None:
+        return None
+    if owner is None:
+        return False
+    if "21" in values:
+        return registered(state, gtin, values["21"])
+    if "10" in values:
+        if brought_into_being(state, key, owner[1]):
+            return True
+        prefix = f"trace/lot/{gtin}/{values['10']}/"
+        for n, (item_path, _) in enumerate(state.scan(prefix)):
+            if n >= MAX_LOT_ITEMS:
+                break
+            if brought_into_being(state, item_path.removeprefix(prefix), owner[1]):
+                return True
+        return False
+    product = state.get(f"catalog/product/{gtin}")
+    return product is not None and product.get("org") == owner[1]
 
 
 class ItemViews:
@@ -150,9 +205,11 @@ def item_view(node: Node, uri: str) -> dict[str, Any]:
     link = parse_digital_link(uri, LABELS)
     state = node.state()
     key = item_key(link.canonical_uri())
-    gtin = next((e.value for e in link.element_strings if e.ai == "01"), None)
+    values = {e.ai: e.value for e in link.element_strings}
+    gtin = values.get("01")
     product = state.get(f"catalog/product/{gtin}") if gtin else None
     owner = prefix_owner(state, gtin) if gtin else None
+    known = _registered(state, values, key, owner)
     orgs = {o["id"]: o for _, o in state.scan("identity/org/")}
     records = history(state, key)
     journey = [_step(state, r, orgs) for r in records]
@@ -184,16 +241,18 @@ def item_view(node: Node, uri: str) -> dict[str, Any]:
         "gtin": gtin,
         "hri": link.hri,
         "product": product,
+        "registered": known,
         "brand": {
-            "verified": owner is not None,
+            "verified": owner is not None and known is True,
             "org": owner[1] if owner else None,
             "name": orgs.get(owner[1], {}).get("name") if owner else None,
             "prefix": owner[0] if owner else None,
         },
+        "checks": checks(state, gtin, values["21"]) if gtin and "21" in values else None,
         "journey": journey,
         "origins": origins,
         "recalls": recalls,
-        "authenticity": _registered(state, link),
+        "authenticity": known is True and _code_registered(state, values),
         "policy": "/tlog/policy",
         "quorum": node.policy.describe_quorum(),
     }
@@ -260,16 +319,58 @@ VERDICT_MESSAGES = {
         "正品。这是该验证码第一次被查验。",
     ),
     "suspected-clone": (
-        "Warning: this code was already checked {count} times, first on {when} "
-        "in {where}. This item may be a copy.",
-        "警告：该验证码已被查验 {count} 次，首次于 {when} 在 {where}。此商品可能是仿冒品。",
+        "Warning: this code was already checked {earlier} before, first on {when}{where_en}. "
+        "This item may be a copy.",
+        "警告：该验证码此前已被查验 {earlier_zh} 次，首次于 {when}{where_zh}。此商品可能是仿冒品。",
     ),
     "unknown-code": (
         "This code does not match this item. It may be a counterfeit.",
         "验证码与该商品不符，可能是假冒商品。",
     ),
-    "unknown-item": ("This item is not registered by its brand.", "该商品未经品牌登记。"),
+    "unknown-item": (
+        "Unknown item: its brand never registered this serial number. It may be a counterfeit.",
+        "未知商品：品牌方从未登记该序列号，可能是假冒商品。",
+    ),
+    "no-code": (
+        "The brand registered no verification code for this item.",
+        "品牌方未为该商品登记验证码。",
+    ),
 }
+REPEAT_NOTE = (
+    " (You checked again from this device: repeat {n} of this answer, not recorded again.)",
+    "（本设备再次查验：同一结果第 {n} 次重复，不再重复记录。）",
+)
+MAX_CODE = 64
+MAX_PLACE = 64
+SCAN_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+
+
+def verdict_message(event: dict[str, Any]) -> dict[str, str]:
+    """The consumer's message for a scan's verdict, in English and Chinese.
+
+    A ``suspected-clone`` event's ``count`` includes this scan, so the earlier checks
+    are one fewer; a first check without a known place says no place (never "in ?").
+    """
+    en, zh = VERDICT_MESSAGES[event["verdict"]]
+    first = event.get("first") or {}
+    when = ""
+    if isinstance(first.get("time"), int):
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(first["time"] / 1000))
+    where = first.get("place") or first.get("country") or ""
+    earlier = max(int(event.get("count") or 1) - 1, 1)
+    fields = {
+        "earlier": _times(earlier),
+        "earlier_zh": earlier,
+        "when": when or "an unknown date",
+        "where_en": f" in {where}" if where else "",
+        "where_zh": f" 在 {where}" if where else "",
+    }
+    zh_fields = {**fields, "when": when or "未知时间"}
+    return {"en": en.format(**fields), "zh": zh.format(**zh_fields)}
 
 
 def sgtin_of(uri: str) -> tuple[str, str]:
@@ -285,12 +386,11 @@ def sgtin_of(uri: str) -> tuple[str, str]:
     return values["01"], values["21"]
 
 
-def scanner_id(request: Request) -> str:
+def scanner_id(address: str, user_agent: str) -> str:
     """A pseudonym for the consumer's device, new each day: scans of one phone on one
     day can be told apart from another phone's, but no person is named."""
-    client = request.client.host if request.client else ""
     return hashlib.sha256(
-        f"{client}|{request.headers.get('user-agent', '')}|{time.strftime('%Y-%m-%d')}".encode()
+        f"{address}|{user_agent}|{time.strftime('%Y-%m-%d')}".encode()
     ).hexdigest()[:16]
 
 
@@ -300,7 +400,8 @@ def relay(
     """Submit a consumer's check as this node's gateway member and wait for its block.
 
     Raises:
-        RejectedError: the ledger refused it (the code and reason say why).
+        RejectedError: the ledger refused it (the code and reason say why), at
+            submission (nothing stored) or in its block.
         BadInputError: the node relays no consumer checks.
     """
     tx = sign_transaction(node.member_key(node.gateway_member()), node.chain, kind, body)
@@ -312,40 +413,132 @@ def relay(
     return tx, next(e for e in (row.events if row else []) if e.get("type") == event_type)
 
 
-def verify_code(node: Node, request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    """Check a consumer's code: relay a pseudonymous scan to the ledger, return its verdict.
+def where_fields(body: dict[str, Any]) -> dict[str, str]:
+    """The optional ``country``, ``place`` (and ``lat``, ``lon``) a consumer sent, checked
+    here as the rule would, and bounded: they go on the ledger.
 
     Raises:
-        BadInputError: no uri or code, or the node has no consumer gateway member.
+        BadInputError: naming the field.
+    """
+    out: dict[str, str] = {}
+    for field in ("country", "place", "lat", "lon"):
+        value = body.get(field)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise BadInputError(f"{field}: must be a string")
+        value = value.strip()
+        if field == "country" and not SCAN_COUNTRY.fullmatch(value.upper()):
+            raise BadInputError(f"{field}: {value!r} is not an ISO 3166-1 alpha-2 code")
+        if len(value) > MAX_PLACE:
+            raise BadInputError(f"{field}: longer than {MAX_PLACE} characters")
+        if value:
+            out[field] = value.upper() if field == "country" else value
+    return out
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """A code check, read and judged against committed state, before any write."""
+
+    scan: dict[str, Any]
+    """The ``authenticity.scan`` body to relay."""
+    key: Hashable
+    """What makes two checks identical: item, code result and scanner."""
+    answer: dict[str, Any] | None = None
+    """Set when nothing is to be written: the answer itself."""
+
+
+def prepare_scan(node: Node, body: dict[str, Any], address: str, user_agent: str) -> ScanRequest:
+    """Read a consumer's code check and decide whether it is a ledger write.
+
+    Raises:
+        BadInputError: no uri or code, a malformed link or place fields.
     """
     uri, code = body.get("uri"), body.get("code")
     if not isinstance(uri, str) or not isinstance(code, str) or not code.strip():
         raise BadInputError("uri and code are required strings")
+    if len(code.strip()) > MAX_CODE:
+        raise BadInputError(f"code: longer than {MAX_CODE} characters")
     gtin, serial = sgtin_of(uri)
+    where = where_fields(body)
     state = node.state()
-    query = node.registry.modules["authenticity"].queries["item"]
-    item = query(state, {"gtin": gtin, "serial": serial})
-    salt = base64.b64decode(item["salt"]) if item else b"\x00" * 16
-    digest = code_hash(salt, gtin, serial, code.strip().upper())
-    scan = {"gtin": gtin, "serial": serial, "code_hash": digest, "scanner": scanner_id(request)}
-    for field in ("country", "lat", "lon", "place"):
-        if isinstance(body.get(field), str) and body[field]:
-            scan[field] = body[field]
+    if not registered(state, gtin, serial):
+        event = {"verdict": "unknown-item", "anomalies": []}
+        answer = {"gtin": gtin, "serial": serial, "registered": False, **event}
+        return ScanRequest({}, None, {**answer, "message": verdict_message(event)})
+    item = state.get(item_record_key(gtin, serial))
+    if item is None:
+        event = {"verdict": "no-code", "anomalies": []}
+        answer = {"gtin": gtin, "serial": serial, "registered": True, **event}
+        return ScanRequest({}, None, {**answer, "message": verdict_message(event)})
+    digest = code_hash(base64.b64decode(item["salt"]), gtin, serial, code.strip().upper())
+    scanner = scanner_id(address, user_agent)
+    scan = {"gtin": gtin, "serial": serial, "code_hash": digest, "scanner": scanner, **where}
+    result = "match" if digest == item["code_hash"] else "no-match"
+    return ScanRequest(scan, ("scan", gtin, serial, result, scanner))
+
+
+def relay_scan(node: Node, scan: dict[str, Any]) -> dict[str, Any]:
+    """Relay a prepared scan and answer with its verdict and receipt.
+
+    Raises:
+        RejectedError: as :func:`relay`.
+    """
     tx, event = relay(node, "authenticity.scan", scan, "authenticity.scanned")
-    first = event.get("first") or {}
-    when = ""
-    if first:
-        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(first.get("time", 0) / 1000))
-    where = first.get("place") or first.get("country") or "?"
-    en, zh = VERDICT_MESSAGES[event["verdict"]]
     return {
         **{k: v for k, v in event.items() if k not in ("type",)},
-        "message": {
-            "en": en.format(count=event.get("count"), when=when, where=where),
-            "zh": zh.format(count=event.get("count"), when=when, where=where),
-        },
+        "registered": True,
+        "message": verdict_message(event),
         "receipt": f"/api/v1/transactions/{tx.id}/receipt",
     }
+
+
+def with_repeat(answer: dict[str, Any], n: int) -> dict[str, Any]:
+    """An earlier answer given again to an identical check, marked as a repeat."""
+    en, zh = REPEAT_NOTE
+    message = answer.get("message") or {"en": "", "zh": ""}
+    return {
+        **answer,
+        "repeat": n,
+        "message": {"en": message["en"] + en.format(n=n), "zh": message["zh"] + zh.format(n=n)},
+    }
+
+
+async def write_once(
+    guard: WriteGuard, address: str, key: Hashable, work: Callable[[], dict[str, Any]]
+) -> Response:
+    """Run the ledger write ``work`` for ``key`` unless an identical one was answered
+    within the window (or is being relayed now): then its answer is given again and
+    counted here, off the ledger. A write that does run is charged to ``address``
+    first, and refused with 429 beyond its limits.
+
+    Raises:
+        VeriledgerError: whatever ``work`` raised (for the waiting repeats too).
+    """
+    earlier = guard.answers.repeat(key)
+    if earlier is None and key in guard.in_flight:
+        await asyncio.shield(guard.in_flight[key])
+        earlier = guard.answers.repeat(key)
+    if earlier is not None:
+        return JSONResponse(with_repeat(*earlier))
+    wait = guard.limiter.take(address)
+    if wait:
+        return too_many(wait, address)
+    pending: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    guard.in_flight[key] = pending
+    try:
+        answer = await asyncio.to_thread(work)
+    except BaseException as exc:
+        pending.set_exception(exc)
+        pending.exception()  # retrieved: the waiting repeats re-raise it themselves
+        raise
+    else:
+        guard.answers.remember(key, answer)
+        pending.set_result(None)
+    finally:
+        guard.in_flight.pop(key, None)
+    return JSONResponse(answer)
 
 
 def linkset(node: Node, request: Request, uri: str) -> dict[str, Any]:
@@ -405,10 +598,22 @@ def create_router(node: Node) -> APIRouter:
         )
 
     @router.post("/api/v1/items/verify")
-    async def verify(request: Request) -> dict[str, Any]:
-        """A consumer's authenticity check: the code under the scratch-off layer."""
+    async def verify(request: Request) -> Response:
+        """A consumer's authenticity check: the code under the scratch-off layer.
+
+        At most the address's share of anonymous ledger writes (429 with
+        ``Retry-After`` beyond it); a repeat of the same check is answered again.
+        """
         body = json_object(await request.body())
-        return await asyncio.to_thread(verify_code, node, request, body)
+        guard = guard_of(request)
+        address = guard.client(request)
+        agent = request.headers.get("user-agent", "")
+        prepared = await asyncio.to_thread(prepare_scan, node, body, address, agent)
+        if prepared.answer is not None:
+            return JSONResponse(prepared.answer)
+        return await write_once(
+            guard, address, prepared.key, functools.partial(relay_scan, node, prepared.scan)
+        )
 
     views = ItemViews(node)
 

@@ -11,15 +11,24 @@ accepts it only if the read counter rose. Verdicts:
 - ``replayed-tap``: a genuine tag's URL seen before (copied, or a stale link);
 - ``invalid-tag``: the MAC or PICCData does not verify, or the UID is not this
   item's: a counterfeit tag.
+
+A tap is an anonymous ledger write, so it is bounded like a code check
+(:mod:`.ratelimit`): only a tap that verified and whose counter rose is relayed and
+charged to the client's address (429 with ``Retry-After`` beyond its limits). A
+replayed URL never reaches the log: its counter is refused at submission (the rule
+is checked there), and a URL whose counter is not above one being relayed right now
+is a replay too, answered without relaying it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
 from veriledger.core.errors import (
     BadInputError,
@@ -31,7 +40,8 @@ from veriledger.core.errors import (
 )
 from veriledger.core.nfc_sun import SunParams, verify_sun
 from veriledger.interfaces.http.problems import json_object
-from veriledger.interfaces.http.resolver import relay, scanner_id, sgtin_of
+from veriledger.interfaces.http.ratelimit import WriteGuard, guard_of, too_many
+from veriledger.interfaces.http.resolver import relay, scanner_id, sgtin_of, where_fields
 from veriledger.modules.authenticity.module import REPLAYED_COUNTER
 from veriledger.node.datadir import load_nfc_keys
 from veriledger.node.node import Node
@@ -79,12 +89,22 @@ def _verdict(kind: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def verify_tap(node: Node, request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    """Check one tap and relay it to the ledger.
+@dataclass(frozen=True)
+class TapRequest:
+    """A tap, read and its SUN message verified, before any write."""
+
+    tap: dict[str, Any]
+    """The ``authenticity.tap`` body to relay."""
+    answer: dict[str, Any] | None = None
+    """Set when nothing is to be written (a tag that does not verify)."""
+
+
+def prepare_tap(node: Node, body: dict[str, Any], address: str, user_agent: str) -> TapRequest:
+    """Read a tap and verify its SUN message with this node's keys.
 
     Raises:
-        BadInputError: no uri, no SUN parameters, malformed hex, or no keys here
-            for this product (OutOfRangeError, a 404).
+        BadInputError: no uri, no SUN parameters, malformed hex or place fields, or
+            no keys here for this product (OutOfRangeError, a 404).
     """
     uri = body.get("uri")
     if not isinstance(uri, str):
@@ -97,30 +117,42 @@ def verify_tap(node: Node, request: Request, body: dict[str, Any]) -> dict[str, 
         params = _sun_params(uri)
     except MalformedNfcDataError as exc:
         raise BadInputError(f"uri: {exc.diagnostics()}") from None
+    where = {k: v for k, v in where_fields(body).items() if k in ("country", "place")}
     try:
         message = verify_sun(
             params, file_read_key=keys.file_read_key, meta_read_key=keys.meta_read_key
         )
     except (SunMacError, InvalidPiccDataError):
-        return _verdict("invalid-tag", gtin=gtin, serial=serial)
+        return TapRequest({}, _verdict("invalid-tag", gtin=gtin, serial=serial))
     expected_uid = keys.uids.get(serial)
     if message.read_counter is None or (expected_uid and message.uid != expected_uid):
-        return _verdict("invalid-tag", gtin=gtin, serial=serial)
-    tap = {"gtin": gtin, "serial": serial, "counter": message.read_counter}
-    tap["scanner"] = scanner_id(request)
-    for field in ("country", "place"):
-        if isinstance(body.get(field), str) and body[field]:
-            tap[field] = body[field]
+        return TapRequest({}, _verdict("invalid-tag", gtin=gtin, serial=serial))
+    tap = {
+        "gtin": gtin,
+        "serial": serial,
+        "counter": message.read_counter,
+        "scanner": scanner_id(address, user_agent),
+        **where,
+    }
+    return TapRequest(tap)
+
+
+def relay_tap(node: Node, tap: dict[str, Any]) -> dict[str, Any]:
+    """Relay a verified tap; a counter that did not rise is a ``replayed-tap``.
+
+    Raises:
+        RejectedError: any other refusal.
+    """
     try:
         tx, event = relay(node, "authenticity.tap", tap, "authenticity.tapped")
     except RejectedError as exc:
         if exc.module == "authenticity" and exc.code == REPLAYED_COUNTER:
-            return _verdict("replayed-tap", gtin=gtin, serial=serial, counter=tap["counter"])
+            return _replayed(tap)
         raise
     return _verdict(
         "genuine-tap",
-        gtin=gtin,
-        serial=serial,
+        gtin=tap["gtin"],
+        serial=tap["serial"],
         counter=event["counter"],
         taps=event["taps"],
         anomalies=event["anomalies"],
@@ -128,13 +160,55 @@ def verify_tap(node: Node, request: Request, body: dict[str, Any]) -> dict[str, 
     )
 
 
+def _replayed(tap: dict[str, Any]) -> dict[str, Any]:
+    return _verdict("replayed-tap", gtin=tap["gtin"], serial=tap["serial"], counter=tap["counter"])
+
+
+async def relay_limited(
+    node: Node, guard: WriteGuard, address: str, tap: dict[str, Any]
+) -> Response:
+    """Relay a verified tap, unless it is a replay of one being relayed now, within the
+    address's limits.
+
+    Two copies of one URL sent at once would both pass the submission check (the
+    ledger has neither yet), and the second would be refused in the block, leaving a
+    rejected transaction in the log: so a counter not above the highest in flight for
+    the item is answered as a replay here (a tag's counter only rises: a lower one
+    after a higher one is a stale or copied URL).
+    """
+    item = ("tap", tap["gtin"], tap["serial"])
+    highest = guard.taps_in_flight.get(item)
+    if highest is not None and tap["counter"] <= highest:
+        return JSONResponse(_replayed(tap))
+    wait = guard.limiter.take(address)
+    if wait:
+        return too_many(wait, address)
+    guard.taps_in_flight[item] = tap["counter"]
+    try:
+        answer = await asyncio.to_thread(relay_tap, node, tap)
+    finally:
+        if guard.taps_in_flight.get(item) == tap["counter"]:
+            del guard.taps_in_flight[item]
+    return JSONResponse(answer)
+
+
 def create_router(node: Node) -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/v1/items/tap")
-    async def tap(request: Request) -> dict[str, Any]:
-        """An NFC tap: ``{"uri": <the URL the tag wrote>, "country"?, "place"?}``."""
+    async def tap(request: Request) -> Response:
+        """An NFC tap: ``{"uri": <the URL the tag wrote>, "country"?, "place"?}``.
+
+        At most the address's share of anonymous ledger writes (429 with
+        ``Retry-After`` beyond it).
+        """
         body = json_object(await request.body())
-        return await asyncio.to_thread(verify_tap, node, request, body)
+        guard = guard_of(request)
+        address = guard.client(request)
+        agent = request.headers.get("user-agent", "")
+        prepared = await asyncio.to_thread(prepare_tap, node, body, address, agent)
+        if prepared.answer is not None:
+            return JSONResponse(prepared.answer)
+        return await relay_limited(node, guard, address, prepared.tap)
 
     return router

@@ -14,7 +14,14 @@ const T = {
     recalled: "RECALLED", by: "by", at: "at", customs: "Customs / bonded port",
     proofOk: (n, q) => `✔ Verified: all ${n} steps are in the ledger, under a checkpoint cosigned by ${q}.`,
     proofFail: (e) => `✘ A step failed verification: ${e}`,
+    proofUnavailable: (e) => `✘ Not verified: ${e}. The steps shown are unproven.`,
+    proofNone: "Nothing to verify: no steps are recorded yet.",
     noSteps: "No steps recorded yet.",
+    unknownItem: "⚠ Unknown item: its brand never registered this serial number on the ledger. It may be a counterfeit.",
+    checksLine: (n, when, where) => `This code has been checked ${n === 1 ? "once" : `${n} times`}${when ? `, first on ${when}` : ""}${where ? ` in ${where}` : ""}.`,
+    checksNote: "If that was not you, this item may be a copy.",
+    tooMany: (s) => `Too many checks from your network. Try again in ${s} s.`,
+    failed: (e) => `The check could not be done: ${e}`,
   },
   zh: {
     print: "打印", authenticity: "是正品吗？", enterCode: "刮开标签涂层，输入验证码",
@@ -26,7 +33,14 @@ const T = {
     recalled: "已召回", by: "执行方", at: "地点", customs: "海关 / 保税港",
     proofOk: (n, q) => `✔ 已核验：全部 ${n} 个步骤均在账本中，检查点由 ${q} 共同签署。`,
     proofFail: (e) => `✘ 有步骤核验失败：${e}`,
+    proofUnavailable: (e) => `✘ 未能核验：${e}。所示步骤未经证明。`,
+    proofNone: "无需核验：暂无记录。",
     noSteps: "暂无记录。",
+    unknownItem: "⚠ 未知商品：品牌方从未在账本上登记该序列号，可能是假冒商品。",
+    checksLine: (n, when, where) => `此验证码已被查验 ${n} 次${when ? `，首次于 ${when}` : ""}${where ? ` 在 ${where}` : ""}。`,
+    checksNote: "如非本人查验，此商品可能是仿冒品。",
+    tooMany: (s) => `您所在网络的查验次数过多，请 ${s} 秒后再试。`,
+    failed: (e) => `未能完成查验：${e}`,
   },
 };
 
@@ -45,6 +59,7 @@ function applyLanguage() {
     if (typeof text === "string") el.textContent = text;
   }
   $("#lang").textContent = lang === "zh" ? "English" : "中文";
+  showProofLine();
   if (view) render();
 }
 
@@ -66,9 +81,22 @@ function render() {
   $("#product-meta").textContent = [p.brand || view.brand.name, p.category, p.country_of_origin]
     .filter(Boolean).join(" · ");
   $("#hri").textContent = view.hri;  // the scanned link's element strings, serial included
+  // A serial the brand never brought into being is an unknown item, not "brand verified",
+  // whatever its GTIN's prefix: the warning takes the brand line's place.
   const brand = $("#brand-status");
-  brand.className = view.brand.verified ? "badge-ok" : "badge-warn";
-  brand.textContent = view.brand.verified ? `✔ ${t.verifiedBrand}: ${view.brand.name}` : `⚠ ${t.unverifiedBrand}`;
+  const unknown = view.registered === false;
+  brand.dataset.state = unknown ? "unknown-item" : view.brand.verified ? "verified" : "unverified";
+  brand.className = unknown ? "badge-bad" : view.brand.verified ? "badge-ok" : "badge-warn";
+  brand.setAttribute("role", unknown ? "alert" : "status");
+  brand.textContent = unknown ? t.unknownItem
+    : view.brand.verified ? `✔ ${t.verifiedBrand}: ${view.brand.name}` : `⚠ ${t.unverifiedBrand}`;
+  const checks = view.checks;
+  $("#checks").hidden = !(checks && checks.count > 0);
+  if (checks && checks.count > 0) {
+    const when = checks.first_time
+      ? new Date(checks.first_time).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : "";
+    $("#checks").textContent = `${t.checksLine(checks.count, when, checks.first_place)} ${t.checksNote}`;
+  }
   const banner = $("#recall-banner");
   banner.hidden = view.recalls.length === 0;
   banner.innerHTML = view.recalls.map((r) =>
@@ -130,72 +158,148 @@ async function checkStepIsTheEntry(step, entryBytes, i) {
   if (!same) throw new Error(`step ${i + 1}: the receipt proves another fact`);
 }
 
-async function verifyJourney() {
-  const status = $("#proof-status");
-  proofState = view.journey.map(() => "pending");
-  if (!view.journey.length) { status.dataset.status = "none"; return; }
+// Every fetch gives up after FETCH_MS, and the whole proof after PROOF_MS: the proof
+// line always ends with a verdict, never "checking…" forever.
+const FETCH_MS = 15_000;
+const PROOF_MS = 90_000;
+
+class Unavailable extends Error {}
+
+async function fetchOk(url, what) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), FETCH_MS);
   try {
-    const policy = await (await fetch(view.policy)).text();
-    let quorum = "";
-    for (const [i, step] of view.journey.entries()) {
-      const receipt = await (await fetch(step.receipt)).text();
-      const result = await verifyReceipt(receipt, policy);
-      await checkStepIsTheEntry(step, result.entry, i);
-      proofState[i] = "ok";
-      quorum = `${result.cosigners.length} of ${result.quorum.match(/of (\d+)/)?.[1] ?? "?"} organisations (${result.cosigners.join(", ")})`;
-    }
-    status.dataset.status = "ok";
-    status.textContent = T[lang].proofOk(view.journey.length, quorum);
+    const res = await fetch(url, { signal: abort.signal });
+    if (!res.ok) throw new Unavailable(`${what} is unavailable (HTTP ${res.status})`);
+    return await res.text();
   } catch (err) {
-    status.dataset.status = "fail";
-    status.textContent = T[lang].proofFail(err.message);
+    if (err instanceof Unavailable) throw err;
+    throw new Unavailable(`${what} could not be fetched (${abort.signal.aborted ? "timed out" : err.message})`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// The proof line's verdict, kept so that switching language shows it again (not
+// "checking…").
+let proofLine = { state: "pending", key: "checking", args: [] };
+
+function showProofLine() {
+  const status = $("#proof-status");
+  const text = T[lang][proofLine.key];
+  status.dataset.status = proofLine.state;
+  status.textContent = typeof text === "function" ? text(...proofLine.args) : text;
+}
+
+function proofVerdict(state, key, ...args) {
+  proofLine = { state, key, args };
+  showProofLine();
+}
+
+async function proveSteps() {
+  const policy = await fetchOk(view.policy, "the consortium's policy");
+  let quorum = "";
+  for (const [i, step] of view.journey.entries()) {
+    const receipt = await fetchOk(step.receipt, `the receipt of step ${i + 1}`);
+    const result = await verifyReceipt(receipt, policy);
+    await checkStepIsTheEntry(step, result.entry, i);
+    proofState[i] = "ok";
+    quorum = `${result.cosigners.length} of ${result.quorum.match(/of (\d+)/)?.[1] ?? "?"} organisations (${result.cosigners.join(", ")})`;
+  }
+  return quorum;
+}
+
+async function verifyJourney() {
+  proofState = view.journey.map(() => "pending");
+  if (!view.journey.length) { proofVerdict("none", "proofNone"); return; }
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Unavailable("the proof took too long")), PROOF_MS);
+  });
+  try {
+    const quorum = await Promise.race([proveSteps(), deadline]);
+    proofVerdict("ok", "proofOk", view.journey.length, quorum);
+  } catch (err) {
+    const unavailable = err instanceof Unavailable;
+    proofVerdict(unavailable ? "unavailable" : "fail",
+      unavailable ? "proofUnavailable" : "proofFail", err.message);
     proofState = proofState.map((s) => (s === "ok" ? "ok" : "fail"));
+  } finally {
+    clearTimeout(timer);
   }
   render();
 }
 
+// A check's answer, whatever came back: a verdict, a refusal (429: wait), or an error.
+async function showAnswer(out, request) {
+  let body = null;
+  let res = null;
+  try {
+    res = await request;
+    body = await res.json();
+  } catch (err) {
+    body = null;
+  }
+  out.hidden = false;
+  if (res && res.status === 429) {
+    out.dataset.verdict = "too-many";
+    out.textContent = T[lang].tooMany(res.headers.get("Retry-After") || "60");
+  } else if (body && body.verdict && body.message) {
+    out.dataset.verdict = body.verdict;
+    out.textContent = body.message[lang] || body.message.en;
+  } else {
+    out.dataset.verdict = "error";
+    out.textContent = T[lang].failed((body && body.detail) || (res ? `HTTP ${res.status}` : "no answer"));
+  }
+}
+
 async function checkCode(event) {
   event.preventDefault();
-  const out = $("#verdict");
-  const res = await fetch("/api/v1/items/verify", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ uri: view.uri, code: $("#code").value.trim() }),
-  });
-  const body = await res.json();
-  out.hidden = false;
-  out.dataset.verdict = body.verdict || "error";
-  out.textContent = body.message ? body.message[lang] || body.message.en : body.detail;
+  const button = $("#verify-form button");
+  button.disabled = true;
+  try {
+    await showAnswer($("#verdict"), fetch("/api/v1/items/verify", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ uri: view.uri, code: $("#code").value.trim() }),
+    }));
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // An NFC tag's URL carries its SUN message (PICCData and MAC); the node checks it.
 const SUN_MAC = params.get("cmac") || params.get("c");
 
 async function checkTap() {
-  const out = $("#tap-verdict");
-  const res = await fetch("/api/v1/items/tap", {
+  await showAnswer($("#tap-verdict"), fetch("/api/v1/items/tap", {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ uri: uriOfThisPage() }),
-  });
-  const body = await res.json();
-  out.hidden = false;
-  out.dataset.verdict = body.verdict || "error";
-  out.textContent = body.message ? body.message[lang] || body.message.en : body.detail;
+  }));
+}
+
+async function loadView() {
+  let res;
+  try {
+    res = await fetch(`/api/v1/items?uri=${encodeURIComponent(uriOfThisPage())}`);
+    const body = await res.json();
+    if (res.ok) return body;
+    $("#product-name").textContent = body.detail || "Unknown item";
+  } catch (err) {
+    $("#product-name").textContent = res ? `HTTP ${res.status}` : err.message;
+  }
+  proofVerdict("unavailable", "proofUnavailable", "the item's data is unavailable");
+  return null;
 }
 
 async function main() {
   $("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLanguage(); });
   $("#print").addEventListener("click", () => window.print());
-  const res = await fetch(`/api/v1/items?uri=${encodeURIComponent(uriOfThisPage())}`);
-  view = await res.json();
-  if (!res.ok) {
-    $("#product-name").textContent = view.detail || "Unknown item";
-    document.body.dataset.ready = "true";
-    return;
-  }
+  view = await loadView();
+  if (!view) return;
   applyLanguage();
   render();
+  if (view.authenticity || view.checks?.count > 0) $("#authenticity").hidden = false;
   if (view.authenticity) {
-    $("#authenticity").hidden = false;
     $("#verify-form").addEventListener("submit", checkCode);
   } else {
     $("#verify-form").hidden = true;
@@ -209,4 +313,9 @@ async function main() {
   await verifyJourney();
 }
 
-main();
+main().catch((err) => {
+  // Whatever broke, the proof line ends with a verdict.
+  if ($("#proof-status").dataset.status === "pending") {
+    proofVerdict("unavailable", "proofUnavailable", err.message);
+  }
+}).finally(() => { document.body.dataset.ready = "true"; });
