@@ -450,20 +450,6 @@ def test_capture_refuses_exactly_where_the_key_is_another_organisations(
         assert_nothing_captured(c)
 
 
-def test_creators_tell_who_made_an_item_not_who_owns_its_gtin() -> None:
-    """A carrier that commissioned the brand's GTIN before the brand claimed its prefix
-    is on record as its maker: a page must not call that item the brand's."""
-    c = Chain([catalog.MODULE, trace.MODULE], ORGS, start_ms=1_800_000_000_000)
-    assert capture(c, "carrier/ops", commission(OTHER_PARTITION.format("EARLY")))[0]
-    assert c.run(tx("brand/ops", "catalog.claim_prefix", {"prefix": BRAND_PREFIX}))[0][0]
-    assert capture(c, "brand/ops", commission(ITEM.format("LATER")))[0]
-    shipped = event(epcList=[ITEM.format("LATER")], action="OBSERVE", bizStep="shipping")
-    assert capture(c, "carrier/ops", shipped)[0]
-    assert trace.creators(c.state, ITEM.format("EARLY")) == ["carrier"]
-    assert trace.creators(c.state, "https://id.gs1.org/01/04012345000016/21/LATER") == ["brand"]
-    assert trace.creators(c.state, ITEM.format("NEVER")) == []
-
-
 @pytest.mark.slow
 def test_item_page_of_brand_gtin_commissioned_in_other_partition_shows_no_carrier(
     demo_url: str, demo_node: Any

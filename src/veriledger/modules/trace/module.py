@@ -624,27 +624,6 @@ def vocabulary(state: StateView, field: str) -> list[str]:
     return [key[len(prefix) :] for key, _ in state.scan(prefix)]
 
 
-def creators(state: StateView, item: str) -> list[str]:
-    """The organisations whose events brought an item into being (commissioned it, added
-    it, or made it as a transformation's output), in event-time order, each once.
-
-    What a page needs to tell "the brand made this item" from "the brand owns this GTIN":
-    an item a carrier commissioned before the brand claimed its prefix is under the
-    brand's claim today, but the brand never made it.
-    """
-    found: dict[str, None] = {}
-    for key, role in events_for(state, item):
-        record = stored_event(state, key)
-        if record is None:
-            continue
-        event = record["event"]
-        step = event.get("bizStep")
-        word = cbv.bare(step, cbv.BIZ_STEPS_PREFIXES) if isinstance(step, str) else None
-        if role in _created_roles(event, word):
-            found[str(record["org"])] = None
-    return list(found)
-
-
 # --- recalls and trace back / forward ------------------------------------------------------
 
 RECALL_SCOPE = 8
