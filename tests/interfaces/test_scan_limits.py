@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -498,3 +499,33 @@ def test_token_bucket_never_allows_more_than_burst_plus_refill(
         allowed += wait == 0
         assert wait >= 0
     assert allowed <= burst + now * per_minute / 60 + 1e-6
+
+
+def test_serve_passes_its_limits_to_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``veriledger serve --anonymous-...`` reaches the routes; a bad proxy is refused."""
+    import uvicorn
+
+    from veriledger.interfaces.cli import main
+
+    data = tmp_path / "n"
+    org = ["--org", "brand:brand:Brand", "--org", "shop:retailer:Shop"]
+    assert main(["init", "--data-dir", str(data), "--chain", "ledger.example/cli", *org]) == 0
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    args = ["serve", "--data-dir", str(data), "--port", "0"]
+    limits = ["--anonymous-writes-per-minute", "30", "--anonymous-write-burst", "5"]
+    proxies = ["--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1"]
+    assert main([*args, *limits, "--anonymous-writes-total-per-minute", "100", *proxies]) == 0
+    guard = served[0].state.anonymous_writes
+    assert (guard.limits.per_minute, guard.limits.burst, guard.limits.total_per_minute) == (
+        30,
+        5,
+        100,
+    )
+    assert guard.limits.trusted_proxies == ("10.0.0.0/8", "::1")
+    assert main([*args, "--trusted-proxy", "proxy.example"]) == 2
+    assert "trusted_proxies" in capsys.readouterr().err
+    assert main([*args, "--anonymous-write-burst", "0"]) == 2
+    assert len(served) == 1

@@ -5,14 +5,34 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from veriledger.core.errors import BadInputError
 
+if TYPE_CHECKING:
+    from veriledger.interfaces.http.ratelimit import WriteLimits
+
 DataDir = typer.Option(Path(".veriledger"), "--data-dir", help="The node's data directory.")
 Host = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default).")
 Port = typer.Option(8000, "--port", help="TCP port.")
+WritesPerMinute = typer.Option(
+    60,
+    "--anonymous-writes-per-minute",
+    help="Ledger writes a minute one client address may cause by code checks and NFC taps.",
+)
+WriteBurst = typer.Option(20, "--anonymous-write-burst", help="How many of those may come at once.")
+WritesTotal = typer.Option(
+    600,
+    "--anonymous-writes-total-per-minute",
+    help="Ledger writes a minute all anonymous clients together may cause.",
+)
+TrustedProxy = typer.Option(
+    [],
+    "--trusted-proxy",
+    help="An address or network (repeat) whose X-Forwarded-For names the client; none by default.",
+)
 
 
 def init(
@@ -41,9 +61,27 @@ def init(
     typer.echo(f"API tokens: {data_dir / CREDENTIALS}")
 
 
-def _serve(data_dir: Path, host: str, port: int) -> None:
+def _limits(per_minute: int, burst: int, total: int, proxies: list[str]) -> WriteLimits:
+    """The anonymous-write limits from the options (see :mod:`.http.ratelimit`).
+
+    Raises:
+        BadInputError: a limit below 1 or a proxy that is not an address or network.
+    """
+    from veriledger.interfaces.http.ratelimit import WriteLimits
+
+    return WriteLimits(
+        per_minute=per_minute,
+        burst=burst,
+        total_per_minute=total,
+        total_burst=max(burst, total // 5),
+        trusted_proxies=tuple(proxies),
+    )
+
+
+def _serve(data_dir: Path, host: str, port: int, limits: WriteLimits) -> None:
     import uvicorn
 
+    from veriledger.interfaces.http import ratelimit
     from veriledger.interfaces.http.app import create_app
     from veriledger.node.node import Node
 
@@ -57,7 +95,9 @@ def _serve(data_dir: Path, host: str, port: int) -> None:
         node = Node(data_dir)
         node.signatures.start()  # workers ready before the first large batch arrives
         typer.echo(f"serving {node.chain} on http://{host}:{port}/  (API docs: /docs)")
-        uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
+        app = create_app(node)
+        ratelimit.install(app, limits)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM may not cut close short
         if node is not None:
@@ -68,9 +108,18 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(data_dir: Path = DataDir, host: str = Host, port: int = Port) -> None:
+def serve(
+    data_dir: Path = DataDir,
+    host: str = Host,
+    port: int = Port,
+    writes_per_minute: int = WritesPerMinute,
+    write_burst: int = WriteBurst,
+    writes_total: int = WritesTotal,
+    trusted_proxy: list[str] = TrustedProxy,
+) -> None:
     """Run the node and its HTTP interface."""
-    _serve(data_dir, host, port)
+    limits = _limits(writes_per_minute, write_burst, writes_total, trusted_proxy)
+    _serve(data_dir, host, port, limits)
 
 
 def demo(
@@ -79,8 +128,13 @@ def demo(
     ),
     host: str = Host,
     port: int = Port,
+    writes_per_minute: int = WritesPerMinute,
+    write_burst: int = WriteBurst,
+    writes_total: int = WritesTotal,
+    trusted_proxy: list[str] = TrustedProxy,
 ) -> None:
     """Create (once) and serve a demo consortium of six organisations with history."""
+    limits = _limits(writes_per_minute, write_burst, writes_total, trusted_proxy)
     from veriledger.node.datadir import CREDENTIALS, GENESIS
     from veriledger.node.demo import create_demo, seed_demo
     from veriledger.node.node import Node
@@ -95,7 +149,7 @@ def demo(
             node.close()
         typer.echo(f"seeded {count} committed transactions")
     typer.echo(f"API tokens (organisation → member → token): {(data_dir / CREDENTIALS).resolve()}")
-    _serve(data_dir, host, port)
+    _serve(data_dir, host, port, limits)
 
 
 def submit(
