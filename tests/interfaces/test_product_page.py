@@ -27,9 +27,7 @@ def _open(browser: Any, url: str, lang: str = "en") -> Any:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{url}?lang={lang}")
     page.wait_for_selector("body[data-ready=true]", timeout=15_000)
-    page.wait_for_selector(
-        "#proof-status[data-status=ok], #proof-status[data-status=fail]", timeout=30_000
-    )
+    page.wait_for_selector("#proof-status:not([data-status=pending])", timeout=30_000)
     assert not errors, errors
     return page
 
@@ -224,4 +222,78 @@ def test_a_server_lying_about_a_step_fails_the_proof(browser: Any, demo_url: str
 def test_the_card_prints_each_element_string_once(browser: Any, demo_url: str) -> None:
     page = _open(browser, demo_url + FOOD_JAR)
     assert page.inner_text("#hri") == "(01)09421902000102(21)2001"
+    page.close()
+
+
+UNCOMMISSIONED = "/01/04012345000016/21/9999"  # under Aurora's prefix, never commissioned
+
+
+@pytest.mark.slow
+def test_uncommissioned_serial_page_warns_of_an_unknown_item(browser: Any, demo_url: str) -> None:
+    """The GTIN's brand is real, the serial is not: no brand line, an unknown-item
+    warning (in both languages), no code form, and a proof line that ends."""
+    page = _open(browser, demo_url + UNCOMMISSIONED)
+    assert page.get_attribute("#brand-status", "data-state") == "unknown-item"
+    assert "Unknown item" in page.inner_text("#brand-status")
+    assert "Brand verified" not in page.inner_text("body")
+    assert not page.is_visible("#authenticity")
+    assert page.get_attribute("#proof-status", "data-status") == "none"
+    assert "Nothing to verify" in page.inner_text("#proof-status")
+    page.click("#lang")
+    assert "未知商品" in page.inner_text("#brand-status")
+    assert "品牌已认证" not in page.inner_text("body")
+    assert "无需核验" in page.inner_text("#proof-status")
+    page.close()
+
+
+@pytest.mark.slow
+def test_cloned_code_is_visible_when_the_page_loads(browser: Any, demo_url: str) -> None:
+    for lang, words in (
+        ("en", ("times, first on", "in Shanghai")),
+        ("zh", ("次，首次于", "在 Shanghai")),
+    ):
+        page = _open(browser, demo_url + "/01/04012345000016/21/1001", lang=lang)
+        assert page.is_visible("#checks")
+        text = page.inner_text("#checks")
+        assert all(w in text for w in words), text
+        assert "?" not in text
+        page.close()
+    fresh = _open(browser, demo_url + "/01/04012345000016/21/1003")
+    assert not fresh.is_visible("#checks")
+    fresh.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("failure", ["abort", "500", "404", "policy"])
+def test_proof_line_ends_when_receipts_cannot_be_had(
+    browser: Any, demo_url: str, failure: str
+) -> None:
+    """A receipt that cannot be fetched (network error, server error, missing) or a
+    missing policy: the proof line says the steps are unproven, never "checking…"."""
+
+    def broken(route: Any) -> None:
+        if failure == "abort":
+            route.abort()
+        else:
+            route.fulfill(status=404 if failure in ("404", "policy") else 500, body="no")
+
+    page = browser.new_page(locale="en-GB")
+    page.route("**/tlog/policy" if failure == "policy" else "**/receipt", broken)
+    page.goto(f"{demo_url}{SOLD}?lang=en")
+    page.wait_for_selector("#proof-status:not([data-status=pending])", timeout=30_000)
+    assert page.get_attribute("#proof-status", "data-status") == "unavailable"
+    assert "Not verified" in page.inner_text("#proof-status")
+    assert "unproven" in page.inner_text("#proof-status")
+    page.click("#lang")  # switching language keeps the verdict
+    assert "未能核验" in page.inner_text("#proof-status")
+    page.close()
+
+
+@pytest.mark.slow
+def test_item_data_unavailable_still_ends_the_proof_line(browser: Any, demo_url: str) -> None:
+    page = browser.new_page(locale="en-GB")
+    page.route("**/api/v1/items?*", lambda route: route.fulfill(status=502, body="<html>"))
+    page.goto(f"{demo_url}{SOLD}?lang=en")
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    assert page.get_attribute("#proof-status", "data-status") == "unavailable"
     page.close()
