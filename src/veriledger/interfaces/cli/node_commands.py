@@ -207,14 +207,20 @@ def proof(
 
 
 def verify_ledger(data_dir: Path = DataDir) -> None:
-    """Re-derive the whole ledger from genesis and check every hash, signature and root."""
+    """Re-derive the whole ledger from genesis and check every table against it.
+
+    Exits 1 on the first difference, with one line naming the table, row and field
+    (or the log entry); 2 when the data directory or its database cannot be read.
+    """
     from rich.console import Console
     from rich.progress import Progress
 
     from veriledger.node.node import DEFAULT_MODULES
     from veriledger.node.verify_ledger import verify_ledger as run
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    # Off a terminal, rich would still end the bar with a blank line before the error.
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("re-deriving the ledger", total=None)
         report = run(
             data_dir,
