@@ -29,7 +29,7 @@ from veriledger.node.cosigning import MEMORY_FILE, NodeHaltedError
 from veriledger.node.datadir import DataDirInUseError, init_data_dir
 from veriledger.node.node import DEFAULT_MODULES, Node
 from veriledger.node.startup_check import LedgerInconsistentError
-from veriledger.node.verify_ledger import verify_ledger
+from veriledger.node.verify_ledger import LedgerCorruptError, verify_ledger
 
 EXE = Path(sys.executable).parent / "veriledger"
 
@@ -354,3 +354,21 @@ def test_torn_intake_record_is_ignored(data_dir: Path) -> None:
         assert node.alarm is None and not segment.exists()
     finally:
         node.close()
+
+
+def test_replay_forced_into_a_block_is_refused_and_flagged(data_dir: Path) -> None:
+    """An orderer that delivers an envelope twice: the rules refuse the copy, the node
+    keeps both rows apart, and verify-ledger names the two entries."""
+    node = Node(data_dir, signature_workers=0)
+    try:
+        tx = _commit(node, 1)[0]
+        first = node.status(tx.id)
+        node.commit_block([tx])
+        assert node.status(tx.id) == first  # the first ordering is the answer
+        more = _commit(node, 1)  # and the node goes on
+        assert node.status(more[0].id).status == "committed"  # type: ignore[union-attr]
+    finally:
+        node.close()
+    Node(data_dir, signature_workers=0).close()  # its tables agree with its log
+    with pytest.raises(LedgerCorruptError, match="hold the same transaction"):
+        verify_ledger(data_dir, DEFAULT_MODULES)
