@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +28,7 @@ import nacl.signing
 from veriledger.chain.transactions import Transaction, sign_transaction
 from veriledger.core.keystore import Keystore
 from veriledger.interfaces.bench.log_bench import Row, _ms, _rate
+from veriledger.interfaces.bench.serve_process import serve
 from veriledger.node.datadir import OrgSpec, init_data_dir
 from veriledger.node.node import Node
 
@@ -133,29 +131,10 @@ def _in_process(data_dir: Path, count: int, batch: int) -> tuple[IngestResult, l
         node.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _over_http(data_dir: Path, count: int, batch: int) -> tuple[float, list[float]]:
-    exe = Path(sys.executable).parent / "veriledger"
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 (our own console script)
-        [exe, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = serve(data_dir)
     try:
         with httpx.Client(base_url=base, timeout=120) as http:
-            for _ in range(200):
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
             keystore = Keystore(data_dir / "keys")
             keys = [keystore.load(f"brand/m{i}") for i in range(4)]
             seed = os.urandom(8)

@@ -17,9 +17,6 @@ import asyncio
 import hashlib
 import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +30,7 @@ import orjson
 from veriledger.chain.storage import SqliteState, Storage
 from veriledger.interfaces.bench.ingest_bench import _cpu_seconds, _raw_verify_rate
 from veriledger.interfaces.bench.log_bench import Row, _ms
+from veriledger.interfaces.bench.serve_process import serve
 from veriledger.interfaces.http.resolver import item_view
 from veriledger.modules.trace.module import history, item_key, recall_report, record_key
 from veriledger.node.demo import JACKET, create_demo, seed_demo
@@ -45,31 +43,6 @@ CAPTURE_CLIENTS = 2
 PAGE_CLIENTS = 16
 PAGE_REQUESTS = 6000
 PAGE_RATE = 1000.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    exe = Path(sys.executable).parent / "veriledger"
-    server = subprocess.Popen(  # noqa: S603 (our own console script)
-        [exe, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            if httpx.get(url + "/healthz").status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("node did not start")
 
 
 def _documents(count: int, size: int) -> list[bytes]:
@@ -180,7 +153,7 @@ def _children_cpu(pid: int) -> float | None:
 
 def _capture(data_dir: Path, count: int) -> tuple[float, float, list[float], tuple[float, float]]:
     token = orjson.loads((data_dir / "credentials.json").read_bytes())["aurora"]["aurora/ben"]
-    server, url = _serve(data_dir)
+    server, url = serve(data_dir)
     try:
         docs = _documents(count, 1000)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}
