@@ -51,6 +51,7 @@ from veriledger.interfaces.epcis.subscriptions import (
     Subscriptions,
     subscription_terms,
 )
+from veriledger.interfaces.http import strict_json
 from veriledger.interfaces.http.compression import GZIP_LEVEL, accepts_gzip
 from veriledger.interfaces.http.problems import (
     PayloadTooLargeError,
@@ -75,6 +76,13 @@ from veriledger.node.pending import Submission
 
 SCHEMA = Path(__file__).parent / "data" / "EPCIS-JSON-Schema.json"
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+"""A capture request's bytes (``GS1-EPCIS-Capture-File-Size-Limit``), enforced as the
+body streams in (:class:`veriledger.interfaces.http.limits.BodyLimit`)."""
+MAX_DOCUMENT_DEPTH = 72
+"""Levels of nesting in a JSON capture document: an event sits 4 levels down (6 in an
+EPCISQueryDocument), which leaves its own fields the 64 levels an XML event may have."""
+MAX_QUERY_BYTES = 1024 * 1024
+"""A named query or subscription request's bytes."""
 CAPTURE_LIMIT = 10_000
 """Events in one capture request (``GS1-EPCIS-Capture-Limit``); larger is refused with 413."""
 EPCIS_VERSION = "2.0.0"
@@ -288,12 +296,9 @@ class CaptureJobs:
 
 
 async def _body(request: Request) -> tuple[bytes, str]:
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > MAX_DOCUMENT_BYTES:
-        raise PayloadTooLargeError(declared, MAX_DOCUMENT_BYTES)
+    """The body and its media type; the app's :class:`.limits.BodyLimit` bounds its size
+    (``MAX_DOCUMENT_BYTES`` for capture, ``MAX_QUERY_BYTES`` for named queries)."""
     body = await request.body()
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise PayloadTooLargeError(len(body), MAX_DOCUMENT_BYTES)
     return body, request.headers.get("content-type", "application/json").split(";")[0].strip()
 
 
@@ -314,9 +319,9 @@ def parse_document(body: bytes, content_type: str) -> Any:
             "epcisBody": {"eventList": [cbv.json_form(e) for e in epcis_xml.document_events(body)]},
         }
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise EpcisDocumentError([{"field": "$", "reason": f"not valid JSON: {exc}"}]) from None
+        return strict_json.loads(body, MAX_DOCUMENT_DEPTH, root="$")
+    except strict_json.MalformedJsonError as exc:
+        raise EpcisDocumentError([{"field": exc.field, "reason": exc.reason}]) from None
 
 
 QUERY_EVENTS = "epcisBody.queryResults.resultsBody.eventList"

@@ -21,11 +21,13 @@ from fastapi.staticfiles import StaticFiles
 
 from veriledger import __version__
 from veriledger.chain.blocks import BlockHeader
-from veriledger.chain.transactions import MalformedTransactionError, Transaction
+from veriledger.chain.transactions import Transaction
 from veriledger.core.errors import BadInputError, OutOfRangeError
+from veriledger.interfaces.epcis.router import MAX_DOCUMENT_BYTES, MAX_QUERY_BYTES
 from veriledger.interfaces.epcis.router import create_router as epcis_router
-from veriledger.interfaces.http import problems, recalls, resolver, taps
+from veriledger.interfaces.http import problems, recalls, resolver, strict_json, taps
 from veriledger.interfaces.http.compression import GZIP_LEVEL
+from veriledger.interfaces.http.limits import BodyLimit
 from veriledger.log.checkpoint import Checkpoint
 from veriledger.log.tiles import parse_tile_path
 from veriledger.log.tlog_proof import MEDIA_TYPE as TLOG_PROOF
@@ -33,6 +35,16 @@ from veriledger.node.node import Node, Submitted
 from veriledger.node.pending import Submission
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+"""A request body's bytes, unless its route says otherwise (:data:`BODY_LIMITS`)."""
+MAX_CONSUMER_BYTES = 64 * 1024
+"""A code check or tap: a URL or a code and a place; anonymous, so kept small."""
+BODY_LIMITS = (
+    ("/epcis/capture", MAX_DOCUMENT_BYTES),  # as OPTIONS /epcis/capture announces
+    ("/epcis/events", MAX_DOCUMENT_BYTES),
+    ("/epcis/queries", MAX_QUERY_BYTES),
+    ("/api/v1/items/verify", MAX_CONSUMER_BYTES),
+    ("/api/v1/items/tap", MAX_CONSUMER_BYTES),
+)
 MAX_BATCH = 5000
 WEB = Path(__file__).resolve().parent.parent / "web"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -51,6 +63,8 @@ def create_app(node: Node) -> FastAPI:
         default_response_class=JSON,
     )
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
+    # Outermost, so that no body is read past its limit by anything.
+    app.add_middleware(BodyLimit, default=MAX_REQUEST_BYTES, routes=BODY_LIMITS)
     problems.install(app)
     app.include_router(_tlog(node), prefix="/tlog", tags=["tlog-tiles"])
     app.include_router(_submission(node), prefix="/api/v1", tags=["api"])
@@ -111,16 +125,8 @@ def _tlog(node: Node) -> APIRouter:
 
 
 async def _read_json(request: Request) -> Any:
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > MAX_REQUEST_BYTES:
-        raise problems.PayloadTooLargeError(declared, MAX_REQUEST_BYTES)
-    body = await request.body()
-    if len(body) > MAX_REQUEST_BYTES:
-        raise problems.PayloadTooLargeError(len(body), MAX_REQUEST_BYTES)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedTransactionError("body", f"is not valid JSON ({exc})") from None
+    """The body as strict JSON; its size is bounded by :class:`.limits.BodyLimit`."""
+    return strict_json.loads(await request.body())
 
 
 def _bearer(request: Request) -> str | None:

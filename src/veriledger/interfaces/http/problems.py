@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,6 +25,7 @@ from veriledger.core.errors import (
     VerificationError,
     VeriledgerError,
 )
+from veriledger.interfaces.http import strict_json
 from veriledger.node.datadir import UnknownTokenError
 from veriledger.node.node import DuplicateTransactionError, NotCommittedError
 
@@ -40,16 +40,14 @@ class PayloadTooLargeError(BadInputError):
         super().__init__(f"{what}: {size:,} {unit}, the limit is {limit:,}")
 
 
-def json_object(body: bytes) -> dict[str, Any]:
-    """A request body that must be one JSON object.
+def json_object(body: bytes, max_depth: int = strict_json.MAX_DEPTH) -> dict[str, Any]:
+    """A request body that must be one JSON object, parsed strictly
+    (:mod:`.strict_json`: no duplicate keys, bounded nesting, UTF-8 only).
 
     Raises:
-        BadInputError: naming ``body`` and why it is not one.
+        BadInputError: naming the field (``body`` for the whole) and the reason.
     """
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadInputError(f"body: not JSON ({exc})") from None
+    data = strict_json.loads(body, max_depth)
     if not isinstance(data, dict):
         raise BadInputError("body: must be a JSON object")
     return data
