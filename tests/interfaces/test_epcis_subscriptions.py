@@ -33,6 +33,7 @@ from veriledger.interfaces.epcis.subscriptions import (
     signature,
     subscription_terms,
 )
+from veriledger.interfaces.epcis.webhooks import ALLOW_ENV
 from veriledger.modules.trace.queries import QueryParameterError, query_params
 from veriledger.node.demo import create_demo
 from veriledger.node.node import Node
@@ -46,8 +47,19 @@ def token(demo_node: Node) -> str:
     return str(creds["aurora"]["aurora/ben"])
 
 
+@pytest.fixture(scope="module")
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _allow(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Let webhooks reach a receiver on loopback, as the operator's allow-list would."""
+    origin = "/".join(url.split("/", 3)[:3])
+    monkeypatch.setenv(ALLOW_ENV, origin)
+
+
 @pytest.fixture
-def webhook() -> Iterator[tuple[str, Received]]:
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Received]]:
     received: Received = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -63,7 +75,9 @@ def webhook() -> Iterator[tuple[str, Received]]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    _allow(monkeypatch, url)
+    yield url, received
     server.shutdown()
     server.server_close()
 
@@ -79,9 +93,9 @@ def _wait_for(received: Received, count: int = 1, timeout: float = 10) -> None:
     assert len(received) >= count, f"the webhook got {len(received)} of {count} posts"
 
 
-def _query(url: str, query: dict[str, Any]) -> str:
+def _query(url: str, query: dict[str, Any], auth: dict[str, str]) -> str:
     name = f"q-{uuid.uuid4().hex[:8]}"
-    created = httpx.post(f"{url}/epcis/queries", json={"name": name, "query": query})
+    created = httpx.post(f"{url}/epcis/queries", json={"name": name, "query": query}, headers=auth)
     assert created.status_code == 201, created.text
     return name
 
@@ -135,15 +149,20 @@ def test_signature_is_rfc4231_hmac_sha256() -> None:
 # --- over HTTP ----------------------------------------------------------------------------
 
 
-def test_named_query_crud_and_bad_bodies(demo_url: str) -> None:
-    name = _query(demo_url, {"EQ_bizStep": ["shipping", "receiving"], "eventType": ["ObjectEvent"]})
-    got = httpx.get(f"{demo_url}/epcis/queries/{name}").json()
+def test_named_query_crud_and_bad_bodies(demo_url: str, auth: dict[str, str]) -> None:
+    name = _query(
+        demo_url, {"EQ_bizStep": ["shipping", "receiving"], "eventType": ["ObjectEvent"]}, auth
+    )
+    got = httpx.get(f"{demo_url}/epcis/queries/{name}", headers=auth).json()
     assert got == {
         "name": name,
         "query": {"EQ_bizStep": ["shipping", "receiving"], "eventType": ["ObjectEvent"]},
+        "owner": "aurora/ben",
     }
-    assert any(q["name"] == name for q in httpx.get(f"{demo_url}/epcis/queries").json())
-    again = httpx.post(f"{demo_url}/epcis/queries", json={"name": name, "query": {}})
+    assert any(
+        q["name"] == name for q in httpx.get(f"{demo_url}/epcis/queries", headers=auth).json()
+    )
+    again = httpx.post(f"{demo_url}/epcis/queries", json={"name": name, "query": {}}, headers=auth)
     assert again.status_code == 409 and again.json()["field"] == "name"
     for body, field in [
         ({"name": "a b", "query": {}}, "name"),
@@ -153,18 +172,20 @@ def test_named_query_crud_and_bad_bodies(demo_url: str) -> None:
         ({"name": "x4", "query": {"GE_eventTime": "yesterday"}}, "GE_eventTime"),
         ({"name": "x5", "query": ["EQ_bizStep"]}, "query"),
     ]:
-        bad = httpx.post(f"{demo_url}/epcis/queries", json=body)
+        bad = httpx.post(f"{demo_url}/epcis/queries", json=body, headers=auth)
         assert bad.status_code == 400, body
         assert bad.headers["content-type"].startswith("application/problem+json")
         assert bad.json()["field"] == field, bad.json()
-    assert httpx.get(f"{demo_url}/epcis/queries/x1").status_code == 404
-    assert httpx.delete(f"{demo_url}/epcis/queries/{name}").status_code == 204
-    assert httpx.get(f"{demo_url}/epcis/queries/{name}").status_code == 404
+    assert httpx.get(f"{demo_url}/epcis/queries/x1", headers=auth).status_code == 404
+    assert httpx.delete(f"{demo_url}/epcis/queries/{name}", headers=auth).status_code == 204
+    assert httpx.get(f"{demo_url}/epcis/queries/{name}", headers=auth).status_code == 404
 
 
-def test_named_query_results_match_the_url_query(demo_url: str) -> None:
-    name = _query(demo_url, {"EQ_bizStep": ["commissioning", "receiving"]})
-    named = _events(httpx.get(f"{demo_url}/epcis/queries/{name}/events?perPage=1000").json())
+def test_named_query_results_match_the_url_query(demo_url: str, auth: dict[str, str]) -> None:
+    name = _query(demo_url, {"EQ_bizStep": ["commissioning", "receiving"]}, auth)
+    named = _events(
+        httpx.get(f"{demo_url}/epcis/queries/{name}/events?perPage=1000", headers=auth).json()
+    )
     direct = httpx.get(f"{demo_url}/epcis/events?EQ_bizStep=commissioning|receiving&perPage=1000")
     assert named and named == _events(direct.json())
     assert {e["bizStep"] for e in named} == {"commissioning", "receiving"}
@@ -180,13 +201,14 @@ def test_named_query_results_match_the_url_query(demo_url: str) -> None:
 
 
 def test_streaming_webhook_is_signed(
-    demo_url: str, token: str, webhook: tuple[str, Received]
+    demo_url: str, token: str, auth: dict[str, str], webhook: tuple[str, Received]
 ) -> None:
     dest, received = webhook
-    name = _query(demo_url, {"EQ_bizStep": ["shipping"]})
+    name = _query(demo_url, {"EQ_bizStep": ["shipping"]}, auth)
     sub = httpx.post(
         f"{demo_url}/epcis/queries/{name}/subscriptions",
         json={"dest": dest, "stream": True, "signatureToken": "s3cret"},
+        headers=auth,
     )
     assert sub.status_code == 201, sub.text
     hook = sub.json()
@@ -209,25 +231,26 @@ def test_streaming_webhook_is_signed(
         httpx.get(demo_url + receipt).headers["content-type"].startswith("application/tlog-proof")
     )
     url = f"{demo_url}/epcis/queries/{name}/subscriptions/{hook['subscriptionID']}"
-    detail = httpx.get(url).json()
+    detail = httpx.get(url, headers=auth).json()
     assert detail["delivered"] >= 1 and detail["lastRecordTime"]
     assert [
         h["subscriptionID"]
-        for h in httpx.get(f"{demo_url}/epcis/queries/{name}/subscriptions").json()
+        for h in httpx.get(f"{demo_url}/epcis/queries/{name}/subscriptions", headers=auth).json()
     ] == [hook["subscriptionID"]]
-    assert httpx.delete(url).status_code == 204
-    assert httpx.get(url).status_code == 404
+    assert httpx.delete(url, headers=auth).status_code == 204
+    assert httpx.get(url, headers=auth).status_code == 404
 
 
 def test_scheduled_webhook_sends_what_was_recorded_since(
-    demo_url: str, token: str, webhook: tuple[str, Received]
+    demo_url: str, token: str, auth: dict[str, str], webhook: tuple[str, Received]
 ) -> None:
     dest, received = webhook
     epc_serial = uuid.uuid4().hex[:8]
-    name = _query(demo_url, {"MATCH_epc": [f"urn:epc:id:sgtin:4012345.000001.{epc_serial}"]})
+    name = _query(demo_url, {"MATCH_epc": [f"urn:epc:id:sgtin:4012345.000001.{epc_serial}"]}, auth)
     sub = httpx.post(
         f"{demo_url}/epcis/queries/{name}/subscriptions",
         json={"dest": dest, "schedule": {"second": "[0-59]"}},  # every second
+        headers=auth,
     )
     assert sub.status_code == 201, sub.text
     _finish(demo_url, _capture(demo_url, token, _doc(_event(epc_serial))))
@@ -235,12 +258,14 @@ def test_scheduled_webhook_sends_what_was_recorded_since(
     assert len(_events(received[0]["body"])) == 1
     time.sleep(2.5)  # later runs find nothing new, and reportIfEmpty is off
     assert len(received) == 1
-    httpx.delete(f"{demo_url}/epcis/queries/{name}")
+    httpx.delete(f"{demo_url}/epcis/queries/{name}", headers=auth)
 
 
-def test_subscription_bodies_are_checked(demo_url: str, webhook: tuple[str, Received]) -> None:
+def test_subscription_bodies_are_checked(
+    demo_url: str, auth: dict[str, str], webhook: tuple[str, Received]
+) -> None:
     dest, _ = webhook
-    name = _query(demo_url, {"EQ_bizStep": ["shipping"]})
+    name = _query(demo_url, {"EQ_bizStep": ["shipping"]}, auth)
     url = f"{demo_url}/epcis/queries/{name}/subscriptions"
     for body, field in [
         ({"dest": dest}, "stream"),
@@ -250,28 +275,34 @@ def test_subscription_bodies_are_checked(demo_url: str, webhook: tuple[str, Rece
         ({"dest": dest, "stream": True, "signatureToken": 7}, "signatureToken"),
         ({"dest": dest, "stream": True, "queryName": "x"}, "queryName"),
     ]:
-        bad = httpx.post(url, json=body)
+        bad = httpx.post(url, json=body, headers=auth)
         assert bad.status_code == 400 and bad.json()["field"] == field, (body, bad.text)
     missing = httpx.post(
-        f"{demo_url}/epcis/queries/nope/subscriptions", json={"dest": dest, "stream": True}
+        f"{demo_url}/epcis/queries/nope/subscriptions",
+        json={"dest": dest, "stream": True},
+        headers=auth,
     )
     assert missing.status_code == 404
 
 
-def test_websocket_stream_and_query_deletion(demo_url: str, token: str) -> None:
+def test_websocket_stream_and_query_deletion(
+    demo_url: str, token: str, auth: dict[str, str]
+) -> None:
     epc = f"urn:epc:id:sgtin:4012345.000001.w{uuid.uuid4().hex[:8]}"
-    name = _query(demo_url, {"MATCH_epc": [epc]})
+    name = _query(demo_url, {"MATCH_epc": [epc]}, auth)
     base = demo_url.replace("http://", "ws://") + f"/epcis/queries/{name}/events"
 
     async def listen() -> tuple[dict[str, Any], int | None]:
-        async with websockets.connect(base + "?stream=true") as socket:
+        async with websockets.connect(base + "?stream=true", additional_headers=auth) as socket:
             await asyncio.sleep(0.2)
             event = {**_event("x"), "epcList": [epc]}
             await asyncio.to_thread(
                 lambda: _finish(demo_url, _capture(demo_url, token, _doc(event)))
             )
             document = json.loads(await asyncio.wait_for(socket.recv(), timeout=10))
-            await asyncio.to_thread(lambda: httpx.delete(f"{demo_url}/epcis/queries/{name}"))
+            await asyncio.to_thread(
+                lambda: httpx.delete(f"{demo_url}/epcis/queries/{name}", headers=auth)
+            )
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(socket.recv(), timeout=10)
             return document, closed.value.rcvd.code if closed.value.rcvd else None
@@ -281,12 +312,12 @@ def test_websocket_stream_and_query_deletion(demo_url: str, token: str) -> None:
     assert code == 1000
 
 
-def test_websocket_needs_stream_or_schedule(demo_url: str) -> None:
-    name = _query(demo_url, {"EQ_bizStep": ["shipping"]})
+def test_websocket_needs_stream_or_schedule(demo_url: str, auth: dict[str, str]) -> None:
+    name = _query(demo_url, {"EQ_bizStep": ["shipping"]}, auth)
     base = demo_url.replace("http://", "ws://") + "/epcis/queries"
 
     async def close_code(path: str) -> int | None:
-        async with websockets.connect(base + path) as socket:
+        async with websockets.connect(base + path, additional_headers=auth) as socket:
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(socket.recv(), timeout=10)
             return closed.value.rcvd.code if closed.value.rcvd else None
@@ -312,8 +343,10 @@ def test_streaming_webhook_catches_up_after_restart(
 
     node = Node(tmp_path, signature_workers=0)
     subs = Subscriptions(node, store)
-    subs.create("all-commissioning", {"EQ_bizStep": ["commissioning"]})
-    subs.subscribe("all-commissioning", {"dest": dest, "stream": True, "signatureToken": "k"})
+    subs.create("all-commissioning", {"EQ_bizStep": ["commissioning"]}, "aurora/ben")
+    subs.subscribe(
+        "all-commissioning", {"dest": dest, "stream": True, "signatureToken": "k"}, "aurora/ben"
+    )
     assert store.stat().st_mode & 0o777 == 0o600  # it holds the signature token
     node.close()
 
@@ -381,7 +414,9 @@ def test_any_subscription_terms_are_checked(data: dict[str, Any]) -> None:
         assert terms["stream"] is True or terms["schedule"] is not None
 
 
-def test_a_receiver_that_was_down_gets_every_result_in_order(demo_url: str, token: str) -> None:
+def test_a_receiver_that_was_down_gets_every_result_in_order(
+    demo_url: str, token: str, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The receiver answers 503 twice, then 204: the results of two captures made
     meanwhile arrive afterwards, none lost, in ledger order."""
     received: Received = []
@@ -408,10 +443,13 @@ def test_a_receiver_that_was_down_gets_every_result_in_order(demo_url: str, toke
     try:
         serial = uuid.uuid4().hex[:8]
         epcs = [f"urn:epc:id:sgtin:4012345.000001.{serial}{n}" for n in range(2)]
-        name = _query(demo_url, {"MATCH_epc": epcs})
+        name = _query(demo_url, {"MATCH_epc": epcs}, auth)
         dest = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        _allow(monkeypatch, dest)
         sub = httpx.post(
-            f"{demo_url}/epcis/queries/{name}/subscriptions", json={"dest": dest, "stream": True}
+            f"{demo_url}/epcis/queries/{name}/subscriptions",
+            json={"dest": dest, "stream": True},
+            headers=auth,
         )
         assert sub.status_code == 201
         for epc in epcs:
@@ -422,7 +460,8 @@ def test_a_receiver_that_was_down_gets_every_result_in_order(demo_url: str, toke
         got = [e["epcList"][0] for r in received for e in _events(r["body"])]
         assert got == epcs
         detail = httpx.get(
-            f"{demo_url}/epcis/queries/{name}/subscriptions/{sub.json()['subscriptionID']}"
+            f"{demo_url}/epcis/queries/{name}/subscriptions/{sub.json()['subscriptionID']}",
+            headers=auth,
         ).json()
         assert detail["failures"] >= 2 and detail["lastError"] == ""
     finally:

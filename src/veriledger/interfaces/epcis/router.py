@@ -71,6 +71,7 @@ from veriledger.modules.trace.module import (
     vocabulary,
 )
 from veriledger.modules.trace.queries import select_events
+from veriledger.node.datadir import UnknownTokenError
 from veriledger.node.node import Node, Submitted
 from veriledger.node.pending import Submission
 
@@ -526,15 +527,16 @@ def _next_page(
     return {"Link": f'<{request.url.path}?{query}>; rel="next"', "GS1-Next-Page-Token": token}
 
 
+def _bearer(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def create_router(node: Node) -> APIRouter:
     router = APIRouter()
     jobs = CaptureJobs()
     in_flight = InFlight()
     subscriptions = Subscriptions(node, node.data_dir / "epcis-queries.json")
-
-    def bearer(request: Request) -> str | None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" else None
 
     async def capture_response(request: Request, single: bool) -> Response:
         behaviour = request.headers.get("gs1-capture-error-behaviour", "rollback").strip()
@@ -547,7 +549,7 @@ def create_router(node: Node) -> APIRouter:
             node,
             jobs,
             in_flight,
-            bearer(request),
+            _bearer(request.headers.get("authorization", "")),
             document,
             single,
             behaviour.lower() == "proceed",
@@ -637,6 +639,7 @@ def create_router(node: Node) -> APIRouter:
         return _events_response(request, records, per_page, offset, params)
 
     _add_query_routes(router, node, subscriptions)
+    _add_stream_route(router, node, subscriptions)
 
     for path, field_name in [
         ("eventTypes", "eventType"),
@@ -655,49 +658,104 @@ def create_router(node: Node) -> APIRouter:
 
 
 def _add_query_routes(router: APIRouter, node: Node, subscriptions: Subscriptions) -> None:
-    """Named queries, their webhook subscriptions, and their WebSocket streams."""
+    """Named queries, their webhook subscriptions, and their WebSocket streams; every one
+    needs a member's token (401 without), and changes need the owner or its admin (403)."""
+
+    def member(request: Request) -> str:
+        return node.tokens.member(_bearer(request.headers.get("authorization", "")))
 
     @router.post("/queries", status_code=201)
     async def create_query(request: Request) -> Response:
         """Store a named query: ``{"name": ..., "query": {"EQ_bizStep": ["shipping"], ...}}``."""
+        owner = member(request)
         data = await _json_object(request)
         try:
-            subscriptions.create(data.get("name"), data.get("query"))
+            subscriptions.create(data.get("name"), data.get("query"), owner)
         except DuplicateQueryError as exc:
             return problem(409, "duplicate-query", "Query exists", str(exc), field="name")
         name = data["name"]
         return JSONResponse(
-            {"name": name, "query": data["query"]},
+            {"name": name, "query": data["query"], "owner": owner},
             status_code=201,
             headers={"Location": f"/epcis/queries/{name}"},
         )
 
     @router.get("/queries")
-    def list_queries() -> list[dict[str, Any]]:
-        return [{"name": n, "query": q} for n, q in subscriptions.queries.items()]
+    def list_queries(request: Request) -> list[dict[str, Any]]:
+        member(request)
+        return [
+            {"name": n, "query": q, "owner": subscriptions.owners.get(n, "")}
+            for n, q in list(subscriptions.queries.items())
+        ]
 
     @router.get("/queries/{name}")
-    def get_query(name: str) -> dict[str, Any]:
-        return {"name": name, "query": subscriptions.get(name)}
+    def get_query(name: str, request: Request) -> dict[str, Any]:
+        member(request)
+        return {"name": name, "query": subscriptions.get(name), "owner": subscriptions.owner(name)}
 
     @router.delete("/queries/{name}", status_code=204)
-    def delete_query(name: str) -> Response:
-        subscriptions.delete(name)
+    def delete_query(name: str, request: Request) -> Response:
+        subscriptions.delete(name, member(request))
         return Response(status_code=204)
 
     @router.get("/queries/{name}/events")
     def run_query(name: str, request: Request) -> Response:
+        member(request)
         params = dict(request.query_params)
         per_page, offset = _page(params)
         records = select_events(node.state(), subscriptions.params(name))
         return _events_response(request, records, per_page, offset, params)
 
+    @router.post("/queries/{name}/subscriptions", status_code=201)
+    async def subscribe(name: str, request: Request) -> Response:
+        """A webhook: ``{"dest": URL, "stream": true}`` or ``{"dest": URL, "schedule": {...}}``.
+        ``dest`` must be a public address unless the operator allows it (see
+        :mod:`.webhooks`)."""
+        owner = member(request)
+        data = await _json_object(request)
+        # Resolving dest is blocking I/O: off the event loop.
+        hook = await asyncio.to_thread(subscriptions.subscribe, name, data, owner)
+        return JSONResponse(
+            hook.to_json(),
+            status_code=201,
+            headers={"Location": f"/epcis/queries/{name}/subscriptions/{hook.id}"},
+        )
+
+    @router.get("/queries/{name}/subscriptions")
+    def list_subscriptions(name: str, request: Request) -> list[dict[str, Any]]:
+        who = member(request)
+        return [
+            h.to_json(full=subscriptions.may_manage(h.owner, who))
+            for h in subscriptions.hooks_of(name)
+        ]
+
+    @router.get("/queries/{name}/subscriptions/{hook_id}")
+    def get_subscription(name: str, hook_id: str, request: Request) -> dict[str, Any]:
+        who = member(request)
+        hook = subscriptions.hook(name, hook_id)
+        return hook.to_json(full=subscriptions.may_manage(hook.owner, who))
+
+    @router.delete("/queries/{name}/subscriptions/{hook_id}", status_code=204)
+    def unsubscribe(name: str, hook_id: str, request: Request) -> Response:
+        subscriptions.unsubscribe(name, hook_id, member(request))
+        return Response(status_code=204)
+
+
+def _add_stream_route(router: APIRouter, node: Node, subscriptions: Subscriptions) -> None:
+    """A named query's WebSocket stream."""
+
     @router.websocket("/queries/{name}/events")
     async def stream_query(socket: WebSocket, name: str) -> None:
-        """``?stream=true`` or schedule parameters: one EPCISQueryDocument per message."""
+        """``?stream=true`` or schedule parameters: one EPCISQueryDocument per message.
+        The handshake carries the member's token (``Authorization: Bearer``)."""
         params = dict(socket.query_params)
         schedule = {k: v for k, v in params.items() if k in SCHEDULE_NAMES}
         await socket.accept()
+        try:
+            node.tokens.member(_bearer(socket.headers.get("authorization", "")))
+        except UnknownTokenError as exc:
+            await socket.close(code=4401, reason=str(exc)[:120])
+            return
         try:
             terms = subscription_terms(
                 {
@@ -725,29 +783,6 @@ def _add_query_routes(router: APIRouter, node: Node, subscriptions: Subscription
             pass
         finally:
             subscriptions.detach(sub.id)
-
-    @router.post("/queries/{name}/subscriptions", status_code=201)
-    async def subscribe(name: str, request: Request) -> Response:
-        """A webhook: ``{"dest": URL, "stream": true}`` or ``{"dest": URL, "schedule": {...}}``."""
-        hook = subscriptions.subscribe(name, await _json_object(request))
-        return JSONResponse(
-            hook.to_json(),
-            status_code=201,
-            headers={"Location": f"/epcis/queries/{name}/subscriptions/{hook.id}"},
-        )
-
-    @router.get("/queries/{name}/subscriptions")
-    def list_subscriptions(name: str) -> list[dict[str, Any]]:
-        return [h.to_json() for h in subscriptions.hooks_of(name)]
-
-    @router.get("/queries/{name}/subscriptions/{hook_id}")
-    def get_subscription(name: str, hook_id: str) -> dict[str, Any]:
-        return subscriptions.hook(name, hook_id).to_json()
-
-    @router.delete("/queries/{name}/subscriptions/{hook_id}", status_code=204)
-    def unsubscribe(name: str, hook_id: str) -> Response:
-        subscriptions.unsubscribe(name, hook_id)
-        return Response(status_code=204)
 
 
 def _vocab(node: Node, field_name: str) -> dict[str, Any]:

@@ -13,6 +13,14 @@ commits) or *scheduled* (cron-like ``second``/``minute``/``hour``/``dayOfMonth``
 - a WebSocket on ``/epcis/queries/{name}/events?stream=true`` (or with schedule
   parameters), one EPCISQueryDocument per message.
 
+Every request needs a member's API token. A named query and a webhook belong to the
+member that made it: only that member, or an admin of its organisation, may delete it
+(deleting a query deletes its subscriptions, as the standard says). A subscription's
+``dest``, delivery counts and ``lastError`` are shown to those same members only, so
+no member learns how another's receiver answers. Where a webhook may POST is
+:mod:`.webhooks`' business: public addresses only, unless the operator allows a
+destination; each delivery connects to the address it checked, and follows no redirect.
+
 Matching runs on committed events only, so a subscriber never sees an event that is
 not on the ledger. Webhooks are delivered at least once and in order: results wait
 in the subscription's backlog, retried with backoff, until the receiver accepts
@@ -40,7 +48,10 @@ import orjson
 from veriledger.chain.blocks import BlockHeader
 from veriledger.chain.storage import TxRow
 from veriledger.core.errors import BadInputError, OutOfRangeError
+from veriledger.interfaces.epcis import webhooks
 from veriledger.interfaces.epcis.documents import query_document, result_event
+from veriledger.interfaces.http.problems import ForbiddenError
+from veriledger.modules.identity.module import ADMIN, member_key
 from veriledger.modules.trace.module import iso_ms, stored_event
 from veriledger.modules.trace.queries import matches, query_params, select_events
 from veriledger.node.datadir import write_private
@@ -147,6 +158,8 @@ class Subscription:
     id: str
     query: str
     created: int
+    owner: str = ""
+    """The member that made it ("org/name"); empty for one made before owners were kept."""
     dest: str = ""
     signature_token: str = ""
     stream: bool = False
@@ -167,17 +180,23 @@ class Subscription:
     def parsed_schedule(self) -> dict[str, frozenset[int]] | None:
         return None if self.schedule is None else parse_schedule(self.schedule)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, full: bool = True) -> dict[str, Any]:
+        """The subscription as the API shows it; ``full`` (for its owner or an admin of
+        the owner's organisation) adds where it sends and how that went."""
         out: dict[str, Any] = {
             "subscriptionID": self.id,
             "queryName": self.query,
-            "dest": self.dest,
+            "owner": self.owner,
             "createdAt": iso_ms(self.created),
             "reportIfEmpty": self.report_if_empty,
-            "delivered": self.delivered,
-            "failures": self.failures,
-            "lastError": self.last_error,
         }
+        if full:
+            out |= {
+                "dest": self.dest,
+                "delivered": self.delivered,
+                "failures": self.failures,
+                "lastError": self.last_error,
+            }
         if self.stream:
             out["stream"] = True
         if self.schedule is not None:
@@ -225,6 +244,8 @@ class Subscriptions:
         self.node = node
         self.path = path
         self.queries: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, str] = {}
+        """Each named query's owner; a query saved before owners were kept has none."""
         self.subscribers: dict[str, Subscription] = {}
         self._lock = threading.Lock()
         self._senders = ThreadPoolExecutor(4, thread_name_prefix="epcis-webhook")
@@ -232,6 +253,7 @@ class Subscriptions:
         if path.exists():
             saved = orjson.loads(path.read_bytes())
             self.queries = saved.get("queries", {})
+            self.owners = saved.get("owners", {})
             for data in saved.get("subscriptions", []):
                 hook = Subscription(**data)
                 self.subscribers[hook.id] = hook
@@ -244,29 +266,67 @@ class Subscriptions:
     def _save(self) -> None:
         data = {
             "queries": self.queries,
+            "owners": self.owners,
             "subscriptions": [s.saved() for s in self.subscribers.values() if s.sink is None],
         }
         # Webhook signature tokens are secrets: the file is private, like the API tokens.
         write_private(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
-    # --- named queries ------------------------------------------------------------------
+    # --- who may ------------------------------------------------------------------------
 
-    def create(self, name: Any, query: Any) -> None:
-        """Store a named query.
+    def member_record(self, member: str) -> dict[str, Any]:
+        """The ledger's record of an active member.
 
         Raises:
-            BadInputError: a bad name or parameter; DuplicateQueryError: name taken.
+            ForbiddenError: the member was removed (its token outlived it).
+        """
+        record = self.node.state().get(member_key(member))
+        if not isinstance(record, dict) or record.get("status") != "active":
+            raise ForbiddenError(f"member {member} is not an active member")
+        return record
+
+    def may_manage(self, owner: str, member: str) -> bool:
+        """Whether ``member`` may see in full, change or delete what ``owner`` made: the
+        owner itself, or an admin of the owner's organisation (of any organisation for
+        something made before owners were kept)."""
+        record = self.member_record(member)
+        if owner == member:
+            return True
+        roles = record.get("roles", ())
+        return ADMIN in roles and (not owner or record.get("org") == owner.split("/", 1)[0])
+
+    def _check_manage(self, owner: str, member: str, what: str) -> None:
+        if not self.may_manage(owner, member):
+            org = owner.split("/", 1)[0]
+            raise ForbiddenError(
+                f"{what} belongs to {owner}: only it or an admin of {org} may change it"
+            )
+
+    # --- named queries ------------------------------------------------------------------
+
+    def create(self, name: Any, query: Any, owner: str) -> None:
+        """Store a named query for ``owner``.
+
+        Raises:
+            BadInputError: a bad name or parameter; DuplicateQueryError: name taken;
+                ForbiddenError: the owner is no longer an active member.
         """
         if not isinstance(name, str) or not name or not set(name) <= NAME_CHARS or len(name) > 64:
             raise FieldError("name", "1 to 64 letters, digits, '-', '_' or '.'")
         query_params(query)
+        self.member_record(owner)
         with self._lock:
             if name in self.queries:
                 raise DuplicateQueryError("name", f"a query named {name!r} exists")
             if len(self.queries) >= MAX_QUERIES:
                 raise FieldError("name", f"at most {MAX_QUERIES} named queries")
             self.queries[name] = query
+            self.owners[name] = owner
             self._save()
+
+    def owner(self, name: str) -> str:
+        self.get(name)
+        return self.owners.get(name, "")
 
     def get(self, name: str) -> dict[str, Any]:
         query = self.queries.get(name)
@@ -277,11 +337,17 @@ class Subscriptions:
     def params(self, name: str) -> dict[str, str]:
         return query_params(self.get(name))
 
-    def delete(self, name: str) -> None:
-        """Remove a query and, as the standard says, every subscription to it."""
+    def delete(self, name: str, member: str) -> None:
+        """Remove a query and, as the standard says, every subscription to it.
+
+        Raises:
+            OutOfRangeError: no such query; ForbiddenError: ``member`` may not.
+        """
+        self._check_manage(self.owner(name), member, f"query {name!r}")
         with self._lock:
             self.get(name)
             del self.queries[name]
+            self.owners.pop(name, None)
             dropped = [s for s in self.subscribers.values() if s.query == name]
             for sub in dropped:
                 del self.subscribers[sub.id]
@@ -292,11 +358,14 @@ class Subscriptions:
 
     # --- subscribers --------------------------------------------------------------------
 
-    def subscribe(self, name: str, data: dict[str, Any]) -> Subscription:
-        """A webhook subscription from a request body (``dest``, ``signatureToken``...).
+    def subscribe(self, name: str, data: dict[str, Any], owner: str) -> Subscription:
+        """A webhook subscription from a request body (``dest``, ``signatureToken``...),
+        for ``owner``. It resolves ``dest``: call it off the event loop.
 
         Raises:
-            OutOfRangeError: no such query; BadInputError: naming the bad field.
+            OutOfRangeError: no such query; BadInputError: naming the bad field (``dest``
+                when it is not a public address the operator did not allow);
+                ForbiddenError: the owner is no longer an active member.
         """
         self.get(name)
         dest = data.get("dest")
@@ -308,14 +377,18 @@ class Subscriptions:
         unknown = set(data) - {"dest", "signatureToken", "stream", "schedule", "reportIfEmpty"}
         if unknown:
             raise FieldError(sorted(unknown)[0], "not a subscription field")
+        terms = subscription_terms(data)
+        self.member_record(owner)
+        webhooks.check(dest)
         hook = Subscription(
             uuid.uuid4().hex,
             name,
             int(time.time() * 1000),
+            owner=owner,
             dest=dest,
             signature_token=token,
             watermark=self.node.head().time,
-            **subscription_terms(data),
+            **terms,
         )
         with self._lock:
             if len(self.subscribers) >= MAX_SUBSCRIPTIONS:
@@ -355,7 +428,14 @@ class Subscriptions:
         self.get(name)
         return [s for s in self.subscribers.values() if s.query == name and s.sink is None]
 
-    def unsubscribe(self, name: str, hook_id: str) -> None:
+    def unsubscribe(self, name: str, hook_id: str, member: str) -> None:
+        """Remove a webhook.
+
+        Raises:
+            OutOfRangeError: no such subscription; ForbiddenError: ``member`` may not.
+        """
+        hook = self.hook(name, hook_id)
+        self._check_manage(hook.owner, member, f"subscription {hook_id}")
         with self._lock:
             self.hook(name, hook_id)
             del self.subscribers[hook_id]
@@ -445,8 +525,16 @@ class Subscriptions:
             hook.draining = False
 
     def _post(self, hook: Subscription, records: list[dict[str, Any]]) -> bool:
+        """POST one result to the webhook: to the address just checked (the URL's host
+        stays in ``Host`` and in TLS), never following a redirect."""
+        try:
+            dest = webhooks.check(hook.dest)
+        except webhooks.DestinationError as exc:
+            hook.last_error = f"not sent: {exc.reason}"[:300]
+            return False
         body = orjson.dumps(query_document([result_event(r) for r in records], hook.query))
         headers = {
+            "Host": dest.host_header,
             "Content-Type": "application/ld+json",
             "GS1-Query-Name": hook.query,
             "GS1-Subscription-ID": hook.id,
@@ -454,7 +542,14 @@ class Subscriptions:
         if hook.signature_token:
             headers["GS1-Signature"] = signature(hook.signature_token, body)
         try:
-            response = httpx.post(hook.dest, content=body, headers=headers, timeout=10)
+            # trust_env off: no proxy from the environment may stand in for the address.
+            with httpx.Client(timeout=10, follow_redirects=False, trust_env=False) as client:
+                response = client.post(
+                    dest.connect_url,
+                    content=body,
+                    headers=headers,
+                    extensions={"sni_hostname": dest.host},
+                )
         except httpx.HTTPError as exc:
             hook.last_error = f"{type(exc).__name__}: {exc}"[:300]
             return False

@@ -35,6 +35,15 @@ FORBIDDEN_CODES = {("chain", 3), ("chain", 5), ("identity", 1), ("identity", 2)}
 BAD_REQUEST_CODES = {("chain", 1), ("chain", 2), ("chain", 4)}
 
 
+class ForbiddenError(BadInputError):
+    """The caller is known but may not do this (HTTP 403): someone else's query or
+    subscription, say. ``field`` names what is guarded, when one field is."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.field = field
+
+
 class PayloadTooLargeError(BadInputError):
     def __init__(self, size: int, limit: int, what: str = "request body", unit: str = "bytes"):
         super().__init__(f"{what}: {size:,} {unit}, the limit is {limit:,}")
@@ -86,6 +95,8 @@ def classify(exc: VeriledgerError) -> tuple[int, str, str]:
         return 422, "rejected", "Rejected by a ledger rule"
     if isinstance(exc, VerificationError):
         return 400, "verification-failed", "Verification failed"
+    if isinstance(exc, ForbiddenError):
+        return 403, "forbidden", "Not allowed"
     if isinstance(exc, BadInputError):
         return 400, "bad-request", "Bad request"
     if isinstance(exc, StorageError):
