@@ -181,6 +181,27 @@ def test_refusals_list_every_error_and_store_nothing(
     assert demo_node.storage.counts()["transactions"] == before + 2
 
 
+def test_schema_errors_name_the_field_path_never_a_repr_of_the_event(
+    demo_url: str, demo_node: Node, token: str
+) -> None:
+    """A refused event is not echoed back: a client's secret in a bad event stays out
+    of the answer (and of any log that keeps answers)."""
+    before = demo_node.storage.counts()["transactions"]
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    bad = {**_event("r1"), "ilmd": 5, "bizStep": {"note": secret}, "epcList": [7]}
+    missing = {"type": "ObjectEvent", "action": "ADD", "note": secret}
+    response = _capture(demo_url, token, _doc(bad, missing))
+    problem = _refused(response, "epcisBody.eventList[0].ilmd")
+    fields = {e["field"] for e in problem["errors"]}
+    assert {
+        "epcisBody.eventList[0].ilmd",
+        "epcisBody.eventList[0].epcList[0]",
+        "epcisBody.eventList[1].eventTime",
+    } <= fields
+    assert secret not in response.text and "{'" not in response.text
+    assert demo_node.storage.counts()["transactions"] == before
+
+
 def test_recall_report_downloads_as_csv(demo_url: str, demo_node: Node, token: str) -> None:
     lot = uuid.uuid4().hex[:6]
     items = [f"urn:epc:id:sgtin:4012345.000001.r{lot}{n}" for n in range(3)]

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import gzip
 import json
+import re
 import threading
 import time
 import uuid
@@ -111,15 +112,66 @@ def schema_errors(document: Any) -> list[dict[str, str]]:
 
     A compiled validator (``jsonschema-rs``) answers the common case, a valid document,
     about forty times faster than ``jsonschema``; only a document it refuses goes
-    through ``jsonschema``, whose error paths and messages the problems list.
+    through ``jsonschema``, whose error paths the problems list (with reasons of our
+    own: see :func:`_reason`).
     """
     if _fast_validator().is_valid(document):
         return []
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
-    return [
-        {"field": _path(list(error.absolute_path)), "reason": error.message[:500]}
-        for error in errors
-    ]
+    out: list[dict[str, str]] = []
+    for error in errors:
+        path = list(error.absolute_path)
+        missing = _REQUIRED.match(error.message) if error.validator == "required" else None
+        if missing:  # name the missing member itself: epcisBody.eventList[0].eventTime
+            path.append(missing.group(1))
+        found = {"field": _path(path), "reason": _reason(error)}
+        if found not in out:  # anyOf branches can fail the same way twice
+            out.append(found)
+    return out
+
+
+_REQUIRED = re.compile(r"^'([^']{1,100})' is a required property$")
+
+
+def _reason(error: jsonschema.ValidationError) -> str:
+    """Why a value fails the schema, in words about the rule, never the value itself:
+    ``jsonschema`` starts most messages with the offending value's repr, which for an
+    event is the whole event (and whatever a client put in it)."""
+    rule, wanted = error.validator, error.validator_value
+    if rule == "required":
+        return "is required" if _REQUIRED.match(error.message) else "a member is missing"
+    if rule == "additionalProperties":
+        return error.message[:300]  # names the unexpected keys, not their values
+    if rule == "type":
+        kinds = wanted if isinstance(wanted, list) else [wanted]
+        return "must be of type " + " or ".join(str(k) for k in kinds)
+    if rule == "enum":
+        shown = ", ".join(str(v) for v in list(wanted)[:12])
+        return f"must be one of {shown}" + (", ..." if len(wanted) > 12 else "")
+    if rule == "const":
+        return f"must be {str(wanted)[:100]}"
+    if rule in ("anyOf", "oneOf"):
+        return "matches none of the forms the schema allows here"
+    if rule == "format":
+        return f"must be a valid {wanted}"
+    if rule == "pattern":
+        return f"must match the pattern {str(wanted)[:200]}"
+    if rule in _BOUNDS:
+        return f"{_BOUNDS[rule]} {wanted}"
+    return f"breaks the schema's {rule} rule"
+
+
+_BOUNDS = {
+    "minLength": "must be at least this many characters long:",
+    "maxLength": "must be at most this many characters long:",
+    "minItems": "must have at least this many items:",
+    "maxItems": "must have at most this many items:",
+    "minimum": "must be at least",
+    "maximum": "must be at most",
+    "exclusiveMinimum": "must be more than",
+    "exclusiveMaximum": "must be less than",
+    "minProperties": "must have at least this many members:",
+}
 
 
 def _path(parts: list[Any]) -> str:

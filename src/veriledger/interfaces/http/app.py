@@ -10,11 +10,11 @@ import asyncio
 import base64
 import contextlib
 import time
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -46,7 +46,10 @@ BODY_LIMITS = (
     ("/api/v1/items/tap", MAX_CONSUMER_BYTES),
 )
 MAX_BATCH = 5000
-WEB = Path(__file__).resolve().parent.parent / "web"
+MAX_INT = 2**63 - 1
+"""The largest height, index or size a path or query may name: SQLite's integers (a
+larger one would fail in the database, not in the request)."""
+WEB = FilePath(__file__).resolve().parent.parent / "web"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -228,7 +231,8 @@ def _reads(node: Node) -> APIRouter:
 
     @router.get("/blocks")
     def blocks(
-        limit: int = Query(20, ge=1, le=200), before: int | None = Query(None, ge=0)
+        limit: int = Query(20, ge=1, le=200),
+        before: int | None = Query(None, ge=0, le=MAX_INT),
     ) -> list[dict[str, Any]]:
         return [
             {"height": h, "id": i, "time": t, "tx_count": n, "accepted": a}
@@ -236,7 +240,7 @@ def _reads(node: Node) -> APIRouter:
         ]
 
     @router.get("/blocks/{height}")
-    def block(height: int) -> dict[str, Any]:
+    def block(height: int = Path(ge=0, le=MAX_INT)) -> dict[str, Any]:
         entry = node.storage.block_header(height)
         if entry is None:
             raise OutOfRangeError(f"no block at height {height}")
@@ -275,8 +279,11 @@ def _reads(node: Node) -> APIRouter:
 
     @router.get("/consistency")
     def consistency(
-        first: int = Query(..., alias="from", ge=1), second: int = Query(..., alias="to", ge=1)
+        first: int = Query(..., alias="from", ge=1, le=MAX_INT),
+        second: int = Query(..., alias="to", ge=1, le=MAX_INT),
     ) -> dict[str, Any]:
+        if first > second:
+            raise BadInputError(f"from: {first} is beyond to ({second})")
         size, _ = node.latest_checkpoint()
         if second > size:
             raise OutOfRangeError(f"to: {second} is beyond the latest final checkpoint ({size})")
