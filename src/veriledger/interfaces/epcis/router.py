@@ -141,7 +141,7 @@ def _reason(error: jsonschema.ValidationError) -> str:
     if rule == "required":
         return "is required" if _REQUIRED.match(error.message) else "a member is missing"
     if rule == "additionalProperties":
-        return error.message[:300]  # names the unexpected keys, not their values
+        return str(error.message)[:300]  # names the unexpected keys, not their values
     if rule == "type":
         kinds = wanted if isinstance(wanted, list) else [wanted]
         return "must be of type " + " or ".join(str(k) for k in kinds)
