@@ -372,3 +372,79 @@ def test_replay_forced_into_a_block_is_refused_and_flagged(data_dir: Path) -> No
     Node(data_dir, signature_workers=0).close()  # its tables agree with its log
     with pytest.raises(LedgerCorruptError, match="hold the same transaction"):
         verify_ledger(data_dir, DEFAULT_MODULES)
+
+
+def test_verify_ledger_agrees_with_the_node_across_the_replay_window(tmp_path: Path) -> None:
+    """Refusals for time and the expiry of replay memory re-derive exactly."""
+    path = tmp_path / "node"
+    start = 1_790_000_000_000
+    init_data_dir(path, "ledger.example/test", ORGS, start, block_max_ms=10)
+    now = [start / 1000]
+    node = Node(path, signature_workers=0, clock=lambda: now[0])
+    try:
+        key = node.member_key("brand/alice")
+        for hour in range(0, 50, 7):  # two days of blocks, seven hours apart
+            now[0] = start / 1000 + hour * 3600
+            at = int(now[0] * 1000)
+            fresh = sign_transaction(
+                key, node.chain, "notary.attest", {"digest": f"{hour:064x}", "kind": "x"}, time=at
+            )
+            stale = sign_transaction(
+                key,
+                node.chain,
+                "notary.attest",
+                {"digest": f"{hour + 1000:064x}", "kind": "x"},
+                time=at - 2 * 86_400_000,
+            )
+            node.commit_block([fresh, stale])  # the orderer delivered a stale one
+            assert node.storage.tx(stale.id).code == "chain/7"  # type: ignore[union-attr]
+        assert len([k for k, _ in node.state().scan(SEEN)]) <= 4  # expired as it went
+    finally:
+        node.close()
+    verify_ledger(path, DEFAULT_MODULES)
+
+
+def test_crash_before_the_first_cosignature_is_not_a_rollback(data_dir: Path) -> None:
+    from veriledger.node import cosigning
+
+    real = cosigning.SigningMemory.remember
+    calls = []
+
+    def crash_on_second(self: cosigning.SigningMemory, checkpoint: object, note: bytes) -> None:
+        calls.append(checkpoint)
+        if len(calls) == 2:
+            raise SystemExit("killed after the genesis block, before its cosignature")
+        real(self, checkpoint, note)  # type: ignore[arg-type]
+
+    cosigning.SigningMemory.remember = crash_on_second  # type: ignore[method-assign]
+    try:
+        with pytest.raises(SystemExit):
+            Node(data_dir, signature_workers=0)
+    finally:
+        cosigning.SigningMemory.remember = real  # type: ignore[method-assign]
+    (data_dir / datadir.LOCK).unlink()  # the dead process's lock died with it
+    node = Node(data_dir, signature_workers=0)
+    try:
+        assert node.alarm is None
+        _commit(node, 1)
+    finally:
+        node.close()
+
+
+def test_failed_cosigning_halts_instead_of_stopping_silently(data_dir: Path) -> None:
+    node = Node(data_dir, signature_workers=0)
+    try:
+        _commit(node, 1)
+
+        def full_disk(checkpoint: object, note: bytes) -> None:
+            raise OSError(28, "No space left on device")
+
+        node.memory.remember = full_disk  # type: ignore[method-assign]
+        tx = _attest(node)
+        answer = node.submit([tx])
+        assert answer[0].result(10).status == "pending"  # committed, not final
+        assert node.alarm is not None and "No space left" in node.alarm.reason
+        with pytest.raises(NodeHaltedError):
+            node.submit([_attest(node)])
+    finally:
+        node.close()

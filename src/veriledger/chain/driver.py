@@ -172,16 +172,16 @@ def admit_transaction(
             and ``chain/6`` the envelope was ordered before, ``chain/7`` its time is
             outside the replay window.
     """
-    if tx.chain != block.chain:
-        raise Rejection(
-            CHAIN_MODULE, 1, f"transaction is for chain {tx.chain!r}, not {block.chain!r}"
-        )
-    window = block.replay_window
+    window = block.replay_window  # first: nothing outside it is remembered or looked up
     if window is not None and abs(tx.time - block.time) > window:
         raise Rejection(
             CHAIN_MODULE,
             OUTSIDE_WINDOW,
             f"time {tx.time} is more than {window} ms from the block time {block.time}",
+        )
+    if tx.chain != block.chain:
+        raise Rejection(
+            CHAIN_MODULE, 1, f"transaction is for chain {tx.chain!r}, not {block.chain!r}"
         )
     seen = state.get(seen_key(tx))
     if seen is not None:
@@ -245,10 +245,10 @@ def execute_block(
                 TxResult(tx.id, False, f"{rejection.module}/{rejection.code}", rejection.reason)
             )
             if rejection.module == CHAIN_MODULE and (
-                rejection.code == REPLAYED
+                rejection.code in (1, REPLAYED)
                 or (rejection.code == OUTSIDE_WINDOW and tx.time < block.time)
             ):
-                continue  # remembered already, or refused for good
+                continue  # another chain's, remembered already, or refused for good
             writes[seen_key(tx)] = block.height
             buckets.add(tx.time // BUCKET_MS)
             continue

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from veriledger.chain.body import body_to_json, parse_body
+from veriledger.chain.driver import BlockContext
 from veriledger.core.canonical_json import canonical_json
 from veriledger.core.errors import BadInputError
 from veriledger.core.keys import SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, VerifierKey
@@ -132,6 +133,11 @@ class Genesis:
         n = len(self.organisations)
         f = (n - 1) // 3
         return -(-(n + f + 1) // 2)
+
+    def block_context(self, height: int, time: int, seed: str) -> BlockContext:
+        """The context a block of this chain executes in, with the genesis replay window:
+        the one constructor nodes and ``verify-ledger`` share, so they cannot differ."""
+        return BlockContext(self.chain, height, time, seed, self.replay_window_ms)
 
     def policy(self) -> Policy:
         return Policy(

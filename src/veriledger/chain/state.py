@@ -14,6 +14,7 @@ docs/adr/0003-state-root-as-write-log-commitment.md).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from veriledger.core.canonical_json import canonical_json
 
 STATE_DOMAIN = b"veriledger/state/v1\n"
+_ABSENT = object()
 EMPTY_STATE_ROOT = hashlib.sha256(STATE_DOMAIN).digest()
 
 
@@ -51,21 +53,34 @@ class MemoryState:
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         self.values: dict[str, Any] = dict(values or {})
+        self._sorted: list[str] | None = None
+        """The keys in order, kept until a key is added or removed: a replay scans
+        prefixes often (expiring replay memory, trace queries) between blocks."""
 
     def get(self, key: str) -> Any | None:
         return self.values.get(key)
 
     def scan(self, prefix: str) -> Iterator[tuple[str, Any]]:
-        for key in sorted(self.values):
-            if key.startswith(prefix):
-                yield key, self.values[key]
+        keys = self._sorted
+        if keys is None:
+            keys = self._sorted = sorted(self.values)
+        values = self.values
+        for i in range(bisect.bisect_left(keys, prefix), len(keys)):
+            key = keys[i]
+            if not key.startswith(prefix):
+                return
+            yield key, values[key]
 
     def apply(self, writes: Mapping[str, Any | None]) -> None:
+        values = self.values
         for key, value in writes.items():
             if value is None:
-                self.values.pop(key, None)
+                if values.pop(key, _ABSENT) is not _ABSENT:
+                    self._sorted = None
             else:
-                self.values[key] = value
+                if key not in values:
+                    self._sorted = None
+                values[key] = value
 
 
 class BlockState:

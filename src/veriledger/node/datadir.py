@@ -8,7 +8,7 @@
     <data-dir>/api-tokens.json     SHA-256 of each API token -> member id (0600)
     <data-dir>/credentials.json    organisation -> member -> token, for people (0600)
     <data-dir>/node.lock           held (flock) by the one process serving the directory
-    <data-dir>/cosigned/<org>.json what each cosigner last signed (its anti-rollback memory)
+    <data-dir>/cosigned.json       what this node's signers last signed (anti-rollback memory)
     <data-dir>/pending/            transactions acknowledged but not yet committed
 
 The directory is 0700 and its files 0600 whatever the umask: it holds private keys,
@@ -46,7 +46,6 @@ CREDENTIALS = "credentials.json"
 GATEWAY = "gateway.json"
 """``{"member": "<org>/<name>"}``: the member consumer scans are relayed as."""
 LOCK = "node.lock"
-COSIGNED = "cosigned"
 PENDING = "pending"
 NFC_KEYS = "nfc-keys.json"
 """Product lines' NTAG 424 DNA keys, secret (see :func:`save_nfc_keys`)."""

@@ -22,6 +22,7 @@ already have done.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
@@ -95,7 +96,14 @@ class IntakeQueue:
         try:
             with self._lock:
                 segment = self._active
-                os.write(segment.fd, data)
+                view = memoryview(data)
+                try:
+                    while view:  # a short write (a full disk) must not tear a record
+                        view = view[os.write(segment.fd, view) :]
+                except OSError:
+                    with contextlib.suppress(OSError):  # cut the torn record back off
+                        os.ftruncate(segment.fd, segment.written)
+                    raise
                 segment.written += len(data)
                 target = segment.written
                 segment.outstanding += len(ids)

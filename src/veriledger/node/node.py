@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 import orjson
 
 from veriledger.chain.blocks import BlockHeader
-from veriledger.chain.driver import BlockContext, admit_transaction, execute_block
+from veriledger.chain.driver import admit_transaction, execute_block
 from veriledger.chain.genesis import Genesis
 from veriledger.chain.module import Module, Registry, Rejection
 from veriledger.chain.state import (
@@ -62,6 +62,7 @@ from veriledger.core.errors import (
 from veriledger.core.keystore import Keystore
 from veriledger.log.checkpoint import Checkpoint
 from veriledger.log.cosignature import CosignatureSigner
+from veriledger.log.hashing import EMPTY_ROOT as EMPTY_TREE_ROOT
 from veriledger.log.note import Ed25519NoteSigner, Note, NoteSigner, parse_note, sign_note
 from veriledger.log.tile_reader import TileReader
 from veriledger.log.tiled_log import TiledLog
@@ -121,6 +122,9 @@ class Submitted(NamedTuple):
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self._asdict().items() if v is not None}
 
+
+VERIFIED_EVERY = 256
+"""Blocks between advances of ``meta.verified`` while the node runs."""
 
 YOUNG_COLLECTION_THRESHOLD = 50_000
 """Allocations between young-generation collections (CPython's default is 700)."""
@@ -305,6 +309,8 @@ class Node:
     # --- genesis and blocks -------------------------------------------------------------
 
     def _commit_genesis(self) -> None:
+        if self.memory.last is None:  # a crash before the first cosignature is no rollback
+            self.memory.remember(Checkpoint(self.chain, 0, EMPTY_TREE_ROOT), b"")
         genesis_entry = self.genesis.entry()
         writes = identity.genesis_writes(self.genesis)
         encoded = encode_writes(writes)
@@ -347,13 +353,7 @@ class Node:
             # Strictly increasing, so a block's time names it among record times
             # (EPCIS subscriptions resume after the last record time they sent).
             block_time = max(int(self.clock() * 1000), previous.time + 1)
-            context = BlockContext(
-                self.chain,
-                previous.height + 1,
-                block_time,
-                previous.id,
-                self.genesis.replay_window_ms,
-            )
+            context = self.genesis.block_context(previous.height + 1, block_time, previous.id)
             execution = execute_block(
                 self._state_cache,
                 txs,
@@ -399,7 +399,19 @@ class Node:
                 self._state_cache.clear()
                 raise
             self._state_cache.committed(execution.writes)
-            self._cosign_newest()
+            try:
+                self._cosign_newest()
+            except NodeHaltedError:
+                pass  # the block is durable; its submitters learn it is not final
+            except Exception as exc:  # a full disk, say: never sign on without memory
+                logging.getLogger(__name__).exception("cosigning failed")
+                self._halt(
+                    Alarm(
+                        f"block {header.height} is committed but could not be cosigned "
+                        f"({exc}); the node signs nothing more until an operator restarts it",
+                        {"height": header.height, "log_size": self.log.size},
+                    )
+                )
         self._resolve(header, rows)
         return header
 
@@ -428,6 +440,10 @@ class Node:
         note = sign_note(checkpoint.to_text(), [self._log_signer])
         self.storage.put_checkpoint(db, self.log.size, header.height, note, final=False)
         self.storage.set_meta(db, "size", str(self.log.size).encode())
+        if header.height % VERIFIED_EVERY == 0 and header.height:
+            # This process wrote and checked what came before: a start after a crash
+            # need not walk back further than this.
+            self.storage.set_meta(db, VERIFIED, str(header.first_index).encode())
 
     def _cosign_newest(self) -> None:
         """Cosign the newest checkpoint and store it with its finality: the second step
@@ -471,7 +487,12 @@ class Node:
         accepted = sum(row.accepted for row in rows)
         self.metrics["committed"] += accepted
         self.metrics["rejected"] += len(rows) - accepted
-        settle((p, _submitted(row)) for p, row in waiting if p is not None)
+        final = self.final_size
+        settle(
+            (p, _submitted(row) if row.log_index < final else Submitted(row.id, "pending"))
+            for p, row in waiting
+            if p is not None
+        )
         for listener in list(self._listeners):
             try:
                 listener(header, rows)
@@ -535,6 +556,7 @@ class Node:
             with self._submit_lock:
                 for tx in new:
                     pending.pop(tx.id, None)
+            settle(((submission, i), exc) for i in fresh)  # resubmitters waiting on these
             raise exc from None
         self.engine.submit(new)
         self.metrics["submitted"] += len(new)
@@ -569,13 +591,7 @@ class Node:
         Returns every ``(index, rejection)``, so a capture can list all its errors.
         """
         state = BlockState(self._precheck_view())
-        context = BlockContext(
-            self.chain,
-            self.height + 1,
-            int(self.clock() * 1000),
-            "",
-            self.genesis.replay_window_ms,
-        )
+        context = self.genesis.block_context(self.height + 1, int(self.clock() * 1000), "")
         errors: list[tuple[int, Rejection]] = []
         for i, tx in enumerate(txs):
             try:

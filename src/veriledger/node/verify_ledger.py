@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from veriledger.chain.blocks import BlockHeader, Rejected, entry_kind
-from veriledger.chain.driver import BlockContext, execute_block
+from veriledger.chain.driver import execute_block
 from veriledger.chain.genesis import Genesis
 from veriledger.chain.module import Module, Registry
 from veriledger.chain.state import EMPTY_STATE_ROOT, MemoryState, next_state_root
@@ -643,7 +643,7 @@ class _Replay:
         if header.height == 0 and txs:
             raise LedgerCorruptError(f"entries {first}..{index - 1} precede the genesis block")
         if header.height > 0:
-            context = BlockContext(self.genesis.chain, header.height, header.time, self.prev)
+            context = self.genesis.block_context(header.height, header.time, self.prev)
             execution = execute_block(
                 self.state, txs, context, self.registry, identity.authorize, self.root
             )
