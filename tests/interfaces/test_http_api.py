@@ -157,7 +157,7 @@ def test_role_not_allowed(demo_url: str, creds: dict[str, dict[str, str]]) -> No
     assert _assert_problem(r, 403)["code"] == "chain/3"
 
 
-def test_duplicate(demo_url: str, demo_node: Node) -> None:
+def test_resubmitted_envelope_answers_its_status(demo_url: str, demo_node: Node) -> None:
     tx = sign_transaction(
         demo_node.member_key("aurora/ben"),
         demo_node.chain,
@@ -168,7 +168,12 @@ def test_duplicate(demo_url: str, demo_node: Node) -> None:
         httpx.post(f"{demo_url}/api/v1/transactions", json=tx, params={"wait": True}).status_code
         == 200
     )
-    _assert_problem(httpx.post(f"{demo_url}/api/v1/transactions", json=tx), 409)
+    size = demo_node.log.size
+    again = httpx.post(f"{demo_url}/api/v1/transactions", json=tx)  # a client retrying
+    assert again.status_code == 200
+    assert again.json()["status"] == "committed" and again.json()["index"] is not None
+    assert demo_node.log.size == size  # answered, not ordered again
+    _assert_problem(httpx.post(f"{demo_url}/api/v1/transactions", json=[tx, tx]), 409)
 
 
 def test_wrong_chain(demo_url: str, demo_node: Node) -> None:

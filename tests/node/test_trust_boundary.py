@@ -448,3 +448,34 @@ def test_failed_cosigning_halts_instead_of_stopping_silently(data_dir: Path) -> 
             node.submit([_attest(node)])
     finally:
         node.close()
+
+
+def test_halted_node_says_so_on_healthz_and_refuses_writes_over_http(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from veriledger.interfaces.http.app import create_app
+
+    node = Node(data_dir, signature_workers=0)
+    _commit(node, 2)
+    node.close()
+    _backup(data_dir, tmp_path / "old.sqlite")
+    node = Node(data_dir, signature_workers=0)
+    _commit(node, 2)
+    node.close()
+    _restore(tmp_path / "old.sqlite", data_dir)
+    node = Node(data_dir, signature_workers=0)
+    try:
+        client = TestClient(create_app(node))
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["status"] == "halted"
+        assert "older than what was signed" in health.json()["alarm"]["reason"]
+        assert "veriledger_halted 1" in client.get("/metrics").text
+        refused = client.post("/api/v1/transactions", json=_attest(node).to_json())
+        assert refused.status_code == 503
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert client.get("/api/v1/blocks").status_code == 200  # reads go on
+    finally:
+        node.close()

@@ -191,9 +191,14 @@ def _submission(node: Node) -> APIRouter:
         token = _bearer(request)
         txs, futures = await asyncio.to_thread(_parse_and_submit, node, items, batch, token)
         if not wait:
-            body = [Submitted(tx.id, "pending").to_json() for tx in txs]
+            # A resubmitted envelope is answered with what became of it, not an error.
+            answers = [p.result() if p.done() else Submitted(p.id, "pending") for p in futures]
+            body = [a.to_json() for a in answers]
+            settled = all(a.status != "pending" for a in answers)
             headers = {} if batch else {"Location": f"/api/v1/transactions/{txs[0].id}"}
-            return JSON(body if batch else body[0], status_code=202, headers=headers)
+            return JSON(
+                body if batch else body[0], status_code=200 if settled else 202, headers=headers
+            )
         results = await _wait_all(futures, timeout)
         if not batch and results[0].status == "rejected":
             first = results[0]
@@ -363,15 +368,19 @@ def _ops(node: Node) -> APIRouter:
     router = APIRouter()
 
     @router.get("/healthz")
-    def healthz() -> dict[str, Any]:
+    def healthz() -> Response:
+        """``ok``, or 503 ``halted`` with the alarm and its evidence: reads go on, not final."""
         size, _ = node.latest_checkpoint()
-        return {
-            "status": "ok",
+        body: dict[str, Any] = {
+            "status": "ok" if node.alarm is None else "halted",
             "chain": node.chain,
             "height": node.height,
             "size": size,
             "pending": node.engine.pending(),
         }
+        if node.alarm is not None:
+            body["alarm"] = node.alarm.to_json()
+        return JSON(body, status_code=200 if node.alarm is None else 503)
 
     @router.get("/metrics", response_class=PlainTextResponse)
     def metrics() -> str:
@@ -399,6 +408,9 @@ def _ops(node: Node) -> APIRouter:
             "# HELP veriledger_uptime_seconds Seconds since the node started.",
             "# TYPE veriledger_uptime_seconds gauge",
             f"veriledger_uptime_seconds {time.time() - node.started_at:.0f}",
+            "# HELP veriledger_halted 1 when the node halted its write path on an alarm.",
+            "# TYPE veriledger_halted gauge",
+            f"veriledger_halted {int(node.alarm is not None)}",
         ]
         return "\n".join(lines) + "\n"
 
