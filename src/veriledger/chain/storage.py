@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from veriledger.chain.driver import TxResult
+from veriledger.chain.transactions import Transaction
 from veriledger.core.errors import StorageError
 
 SCHEMA = """
@@ -61,6 +63,27 @@ class TxRow(NamedTuple):
     code: str | None
     reason: str | None
     events: list[Any]
+
+    @classmethod
+    def of_block(
+        cls, txs: Sequence[Transaction], results: Sequence[TxResult], first: int, height: int
+    ) -> list[TxRow]:
+        """The rows a block's execution stores: the node writes them, verify-ledger
+        derives them again to compare."""
+        return [
+            cls(
+                tx.id,
+                first + i,
+                height,
+                tx.type,
+                tx.signer,
+                r.accepted,
+                r.code,
+                r.reason,
+                list(r.events),
+            )
+            for i, (tx, r) in enumerate(zip(txs, results, strict=True))
+        ]
 
 
 WRITER_CACHE_KIB = 64 * 1024

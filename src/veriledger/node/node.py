@@ -374,20 +374,7 @@ class Node:
                 rejected=execution.rejected,
                 state_root=execution.state_root.hex(),
             )
-            rows = [
-                TxRow(
-                    tx.id,
-                    first + i,
-                    context.height,
-                    tx.type,
-                    tx.signer,
-                    r.accepted,
-                    r.code,
-                    r.reason,
-                    list(r.events),
-                )
-                for i, (tx, r) in enumerate(zip(txs, execution.results, strict=True))
-            ]
+            rows = TxRow.of_block(txs, execution.results, first, context.height)
             try:
                 with self.storage.block_transaction() as db:
                     for tx in txs:

@@ -649,20 +649,7 @@ class _Replay:
             )
             self.state.apply(execution.writes)
             root, rejected, accepted = execution.state_root, execution.rejected, execution.accepted
-            rows = [
-                TxRow(
-                    tx.id,
-                    first + i,
-                    header.height,
-                    tx.type,
-                    tx.signer,
-                    r.accepted,
-                    r.code,
-                    r.reason,
-                    list(r.events),
-                )
-                for i, (tx, r) in enumerate(zip(txs, execution.results, strict=True))
-            ]
+            rows = TxRow.of_block(txs, execution.results, first, header.height)
         if header.state_root != root.hex():
             raise LedgerCorruptError(
                 f"block {header.height}: state root {header.state_root} differs from "
